@@ -1,0 +1,107 @@
+"""The `dlbook` command: `dlbook train [overrides]`, `dlbook evaluate run=<dir> [overrides]`.
+
+Everything after the sub-command goes to Hydra unchanged (-m, --cfg job, --help, --info, -c ...).
+`dlbook --help` answers from the catalogue files alone: it imports neither Hydra nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dlbook import __version__
+
+COMMANDS = {
+    "train": "train an experiment (default: boston_housing, offline) and write a run directory",
+    "evaluate": "reload a run's model.keras and evaluate it on the test split: evaluate run=<run dir>",
+}
+
+
+def overview() -> str:
+    """The text of `dlbook --help`: sub-commands and the catalogue with book sections."""
+    from dlbook.catalog import catalog
+
+    lines = [
+        f"dlbook {__version__}: Keras experiments from Deep Learning with Python (1st ed.), driven by Hydra configs.",
+        "",
+        "Usage: dlbook <command> [key=value ...] [Hydra flags: -m, --cfg job, --help, --info, -c]",
+        "",
+        "Commands:",
+    ]
+    lines += [f"  {name:<9} {text}" for name, text in COMMANDS.items()]
+    lines += ["", "Experiments (dlbook train experiment=<name>):"]
+    entries = catalog()
+    width = max((len(entry.name) for entry in entries), default=10)
+    for entry in entries:
+        reference = f"  [book: {entry.metric} {entry.book_value}]" if entry.metric else ""
+        lines.append(f"  {entry.name:<{width}}  {entry.section:<5} {entry.title}{reference}")
+    lines += [
+        "",
+        "Examples:",
+        "  dlbook train                                   # Boston housing (3.7), offline, on bundled data",
+        "  dlbook train experiment=imdb trainer.epochs=8",
+        "  dlbook train -m experiment=imdb model.units=16,32,64 seed=0,1,2",
+        "  dlbook train --help                            # config groups and the composed config",
+        "  dlbook evaluate run=outputs/imdb/2026-11-26_16-02-11_123456",
+    ]
+    return "\n".join(lines)
+
+
+def _check_evaluate_arguments(arguments: list[str]) -> str | None:
+    """An error message when `evaluate` gets no existing run directory (before Hydra would create one)."""
+    if any(
+        argument in ("--help", "-h", "--hydra-help", "--info") or argument.startswith("--cfg")
+        for argument in arguments
+    ):
+        return None
+    runs = [argument.split("=", 1)[1] for argument in arguments if argument.startswith("run=")]
+    if not runs:
+        return "dlbook evaluate needs the run to evaluate: dlbook evaluate run=<run directory>, e.g. run=outputs/imdb/<timestamp>."
+    if not Path(runs[-1]).is_dir():
+        return f"run={runs[-1]} is not valid: no such directory. Give a run directory that `dlbook train` printed at its end."
+    return None
+
+
+def run_hydra(command: str, arguments: list[str]) -> None:
+    """Hand the arguments to Hydra with the primary config `<command>.yaml` from dlbook's conf/."""
+    import hydra
+
+    from dlbook.resources import conf_dir
+
+    if command == "train":
+        from dlbook.train import train as task_function
+    else:
+        from dlbook.evaluate import evaluate as task_function
+    sys.argv = [f"dlbook {command}", *arguments]
+    hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=command)(task_function)()
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if not arguments or arguments[0] in ("-h", "--help", "help"):
+        print(overview())
+        return 0
+    if arguments[0] in ("-V", "--version"):
+        print(f"dlbook {__version__}")
+        return 0
+    command, rest = arguments[0], arguments[1:]
+    if command not in COMMANDS:
+        print(
+            f"dlbook: error: unknown command {command!r}; valid commands: {', '.join(COMMANDS)}. "
+            "See `dlbook --help`.",
+            file=sys.stderr,
+        )
+        return 2
+    if command == "evaluate":
+        problem = _check_evaluate_arguments(rest)
+        if problem:
+            print(f"dlbook: error: {problem}", file=sys.stderr)
+            return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    run_hydra(command, rest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

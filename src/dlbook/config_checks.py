@@ -1,0 +1,74 @@
+"""Check the composed config before any work starts, with messages that name key, value and what is valid.
+
+Hydra accepts any value for a key that exists (``trainer.epochs=ten`` composes fine); these checks
+turn such mistakes into one clear paragraph instead of an error deep inside Keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from dlbook.callbacks import PROGRESS_MODES
+from dlbook.errors import ConfigError
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(value: Any) -> bool:
+    return _is_int(value) and value >= 1
+
+
+def _optional_positive_int(value: Any) -> bool:
+    return value is None or _positive_int(value)
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+# key -> (test, what a valid value is, an example)
+CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "seed": (_is_int, "an integer", "seed=0"),
+    "deterministic": (lambda v: isinstance(v, bool), "true or false", "deterministic=true"),
+    "trainer.epochs": (_positive_int, "a positive integer (epochs of the main fit)", "trainer.epochs=20"),
+    "trainer.batch_size": (_positive_int, "a positive integer", "trainer.batch_size=512"),
+    "trainer.eval_batch_size": (_positive_int, "a positive integer", "trainer.eval_batch_size=512"),
+    "trainer.steps_per_execution": (_positive_int, "a positive integer", "trainer.steps_per_execution=1"),
+    "trainer.max_epochs": (_optional_positive_int, "null or a positive integer", "trainer.max_epochs=1"),
+    "trainer.max_steps": (_optional_positive_int, "null or a positive integer", "trainer.max_steps=3"),
+    "trainer.progress": (
+        lambda v: v in PROGRESS_MODES,
+        "one of " + ", ".join(PROGRESS_MODES),
+        "trainer.progress=epochs",
+    ),
+    "trainer.loss": (
+        lambda v: isinstance(v, str) and bool(v),
+        "a Keras loss name",
+        "trainer.loss=binary_crossentropy",
+    ),
+    "trainer.metrics": (
+        lambda v: isinstance(v, (list, ListConfig)) and all(isinstance(m, str) for m in v),
+        "a list of Keras metric names",
+        "trainer.metrics=[accuracy]",
+    ),
+    "optimizer.learning_rate": (_positive_number, "a positive number", "optimizer.learning_rate=1e-3"),
+}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first invalid value among the keys every run relies on."""
+    for key, (valid, expected, example) in CHECKS.items():
+        if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+            continue
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, DictConfig):
+            value = OmegaConf.to_container(value)
+        if not valid(value):
+            raise ConfigError(
+                f"{key}={value!r} is not valid: expected {expected}, e.g. `dlbook train {example}`."
+            )

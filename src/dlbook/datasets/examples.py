@@ -1,0 +1,107 @@
+"""In-memory examples (features + targets) and the splits a dataset loader returns.
+
+Features are either a dense NumPy array or ragged integer sequences (IMDB, Reuters). Ragged
+sequences stay compact (a flat values array and row splits); a per-batch ``encode`` function
+turns them into model inputs (for example multi-hot vectors) inside the tf.data pipeline, so
+a 25,000 x 10,000 float matrix never exists in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RaggedSequences:
+    """Variable-length integer sequences stored as one flat ``values`` array plus ``row_splits``.
+
+    Row ``i`` is ``values[row_splits[i]:row_splits[i + 1]]``.
+    """
+
+    values: np.ndarray
+    row_splits: np.ndarray
+
+    @classmethod
+    def from_lists(cls, sequences: Sequence[Sequence[int]], dtype: Any = np.int32) -> RaggedSequences:
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        if len(sequences):
+            values = np.concatenate([np.asarray(s, dtype=dtype) for s in sequences])
+        else:
+            values = np.zeros(0, dtype=dtype)
+        return cls(values.astype(dtype, copy=False), row_splits)
+
+    def __len__(self) -> int:
+        return len(self.row_splits) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.row_splits)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.values[self.row_splits[index] : self.row_splits[index + 1]]
+
+    def take(self, indices: np.ndarray) -> RaggedSequences:
+        """The sequences at ``indices``, in that order (a copy)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        starts = self.row_splits[indices]
+        lengths = self.row_splits[indices + 1] - starts
+        row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        # Position of every kept value in the flat array, built without a Python loop.
+        offsets = np.repeat(starts - row_splits[:-1], lengths)
+        positions = np.arange(row_splits[-1], dtype=np.int64) + offsets
+        return RaggedSequences(self.values[positions], row_splits)
+
+    def to_lists(self) -> list[list[int]]:
+        return [self[i].tolist() for i in range(len(self))]
+
+
+Features = np.ndarray | RaggedSequences
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Features and targets of one split, row-aligned."""
+
+    features: Features
+    targets: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.features) != len(self.targets):
+            raise ValueError(
+                f"features and targets differ in length: {len(self.features)} != {len(self.targets)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def take(self, indices: np.ndarray) -> Examples:
+        """The examples at ``indices`` (a copy), e.g. a validation slice or the folds of k-fold."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if isinstance(self.features, RaggedSequences):
+            features: Features = self.features.take(indices)
+        else:
+            features = self.features[indices]
+        return Examples(features, self.targets[indices])
+
+
+@dataclass
+class DataSplits:
+    """What every dataset loader returns.
+
+    ``encode`` (optional) is a function of a batch of features (a ``tf.Tensor`` or
+    ``tf.RaggedTensor``) returning the model input batch; it runs inside the tf.data pipeline.
+    ``input_shape`` is the shape of one encoded example (without the batch axis).
+    ``source`` says in words where the data came from (logged with every run).
+    """
+
+    train: Examples
+    test: Examples
+    input_shape: tuple[int, ...]
+    source: str
+    encode: Callable[[Any], Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,50 @@
+"""Turn in-memory examples into a batched, prefetched ``tf.data`` pipeline.
+
+Batches are gathered from resident tensors by index (shuffled per epoch with a seed), then
+encoded (for example ragged word indices -> multi-hot vectors). Only one batch is ever encoded
+at a time, so IMDB's 25,000 x 10,000 multi-hot matrix is never materialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dlbook.datasets.examples import Examples, RaggedSequences
+
+
+def to_tf_dataset(
+    examples: Examples,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int | None = None,
+    encode: Callable[[Any], Any] | None = None,
+    max_steps: int | None = None,
+):
+    """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches over ``examples``.
+
+    ``shuffle`` reshuffles every epoch (Keras' ``fit(shuffle=True)``) from ``seed``;
+    ``max_steps`` keeps only the first batches (``debug=fast``).
+    """
+    import tensorflow as tf
+
+    if isinstance(examples.features, RaggedSequences):
+        features = tf.RaggedTensor.from_row_splits(
+            tf.constant(examples.features.values), tf.constant(examples.features.row_splits)
+        )
+    else:
+        features = tf.constant(examples.features)
+    targets = tf.constant(examples.targets)
+
+    def gather(indices):
+        batch = tf.gather(features, indices)
+        return (encode(batch) if encode is not None else batch), tf.gather(targets, indices)
+
+    dataset = tf.data.Dataset.range(len(examples))
+    if shuffle:
+        dataset = dataset.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if max_steps is not None:
+        dataset = dataset.take(max_steps)
+    return dataset.prefetch(tf.data.AUTOTUNE)

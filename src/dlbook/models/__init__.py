@@ -1,0 +1,1 @@
+"""Model builders: functions that return a Keras model for a given input shape."""

@@ -1,0 +1,67 @@
+"""`dlbook train`: the Hydra task function that runs one experiment into its run directory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from dlbook.config_checks import check_config
+from dlbook.errors import exit_for_user_error
+from dlbook.plots import plot_curves
+from dlbook.reference import judge, lookup
+from dlbook.report import run_report
+from dlbook.runs import MODEL_FILE, RunDirectory
+
+log = logging.getLogger("dlbook")
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Load the dataset, run the task (fits and evaluations), write the run directory.
+
+    Returns the objective metric (``cfg.objective``, or the reference metric) for sweepers.
+    """
+    run = RunDirectory(cfg.paths.run_dir)
+    run.start(cfg.name)
+    try:
+        check_config(cfg)
+        from dlbook.runtime import prepare_tensorflow
+        from dlbook.trainer import Trainer
+
+        prepare_tensorflow(cfg.seed, cfg.deterministic)
+        run.write_provenance({"experiment": cfg.name})
+        data = instantiate(cfg.dataset)
+        log.info(
+            "%s: data from %s; %d training and %d test examples",
+            cfg.name,
+            data.source,
+            len(data.train),
+            len(data.test),
+        )
+        trainer = Trainer(cfg, data)
+        result = instantiate(cfg.task)(trainer)
+        result.model.save(run.file(MODEL_FILE))
+        metrics = dict(result.metrics)
+        metrics["reference"] = judge(
+            metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None
+        )
+        run.write_history(trainer.history_rows)
+        plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
+        run.complete(cfg.name, metrics)
+    except BaseException as error:
+        run.fail(cfg.name, error)
+        log.error("%s failed: %s: %s", cfg.name, type(error).__name__, error)
+        exit_for_user_error(error)
+        raise
+    debug = OmegaConf.select(cfg, "trainer.max_steps") is not None
+    print(run_report(_title(cfg), metrics, str(Path(cfg.paths.run_dir)), debug), flush=True)
+    objective = cfg.objective or (cfg.reference.metric if cfg.reference else None)
+    return lookup(metrics, objective) if objective else None
+
+
+def _title(cfg: DictConfig) -> str:
+    book = cfg.get("book") or {}
+    section = f" (book {book.get('section')}: {book.get('title')})" if book.get("section") else ""
+    return f"{cfg.name}{section}"

@@ -1,0 +1,31 @@
+"""Run the real `dlbook` command in a subprocess, as a user would, with outputs in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DLBOOK = [sys.executable, "-m", "dlbook"]
+
+
+def run_dlbook(*arguments: str, cwd: Path, timeout: float = 600, env: dict | None = None):
+    """`dlbook <arguments>` with KERAS_HOME inside ``cwd``; returns the CompletedProcess (text output)."""
+    environment = dict(os.environ)
+    environment.setdefault("KERAS_HOME", str(cwd / "keras_home"))
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    environment.update(env or {})
+    return subprocess.run(
+        [*DLBOOK, *arguments], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_dirs(output_dir: Path, experiment: str) -> list[Path]:
+    """Run directories of ``experiment`` under ``output_dir`` (single runs), oldest first."""
+    return sorted(path for path in (output_dir / experiment).glob("*") if path.is_dir())
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text())
