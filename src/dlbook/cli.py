@@ -51,15 +51,20 @@ def overview() -> str:
 def _check_evaluate_arguments(arguments: list[str]) -> str | None:
     """An error message when `evaluate` gets no existing run directory (before Hydra would create one)."""
     if any(
-        argument in ("--help", "-h", "--hydra-help", "--info") or argument.startswith("--cfg")
-        for argument in arguments
+        argument in ("--help", "-h", "--hydra-help", "--info") or argument.startswith("--cfg") for argument in arguments
     ):
         return None
     runs = [argument.split("=", 1)[1] for argument in arguments if argument.startswith("run=")]
     if not runs:
-        return "dlbook evaluate needs the run to evaluate: dlbook evaluate run=<run directory>, e.g. run=outputs/imdb/<timestamp>."
+        return (
+            "dlbook evaluate needs the run to evaluate: dlbook evaluate run=<run directory>, "
+            "e.g. run=outputs/imdb/<timestamp>."
+        )
     if not Path(runs[-1]).is_dir():
-        return f"run={runs[-1]} is not valid: no such directory. Give a run directory that `dlbook train` printed at its end."
+        return (
+            f"run={runs[-1]} is not valid: no such directory. "
+            "Give a run directory that `dlbook train` printed at its end."
+        )
     return None
 
 
@@ -88,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = arguments[0], arguments[1:]
     if command not in COMMANDS:
         print(
-            f"dlbook: error: unknown command {command!r}; valid commands: {', '.join(COMMANDS)}. "
-            "See `dlbook --help`.",
+            f"dlbook: error: unknown command {command!r}; valid commands: {', '.join(COMMANDS)}. See `dlbook --help`.",
             file=sys.stderr,
         )
         return 2

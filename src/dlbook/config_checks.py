@@ -69,6 +69,4 @@ def check_config(cfg: DictConfig) -> None:
         if isinstance(value, DictConfig):
             value = OmegaConf.to_container(value)
         if not valid(value):
-            raise ConfigError(
-                f"{key}={value!r} is not valid: expected {expected}, e.g. `dlbook train {example}`."
-            )
+            raise ConfigError(f"{key}={value!r} is not valid: expected {expected}, e.g. `dlbook train {example}`.")

@@ -17,6 +17,17 @@ class DatasetFormatError(DlbookError):
     """A dataset file exists but does not have the expected content."""
 
 
+def find_user_error(error: BaseException | None) -> DlbookError | None:
+    """The DlbookError behind ``error``, also when Hydra's instantiate wrapped it in its own exception."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, DlbookError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def exit_for_user_error(error: BaseException) -> None:
     """In a single run, print a DlbookError as one paragraph and exit with status 2 (no traceback).
 
@@ -28,9 +39,10 @@ def exit_for_user_error(error: BaseException) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if not isinstance(error, DlbookError):
+    user_error = find_user_error(error)
+    if user_error is None:
         return
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         return
-    print(f"dlbook: error: {error}", file=sys.stderr)
+    print(f"dlbook: error: {user_error}", file=sys.stderr)
     raise SystemExit(2)

@@ -55,8 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     )
     trained = read_json(run_dir / METRICS_FILE).get("test", {}) if (run_dir / METRICS_FILE).is_file() else {}
     rows = [
-        [name, f"{value:.4f}", f"{trained[name]:.4f}" if name in trained else "-"]
-        for name, value in results.items()
+        [name, f"{value:.4f}", f"{trained[name]:.4f}" if name in trained else "-"] for name, value in results.items()
     ]
     print(f"== evaluate {run_dir} ==\n" + table(rows, ["metric", "evaluate", "at training"]), flush=True)
     return results

@@ -21,9 +21,7 @@ def lookup(metrics: Mapping[str, Any], dotted: str) -> float | None:
 def _check(metrics: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
     metric = entry.get("metric")
     if not metric:
-        raise ConfigError(
-            f"reference entry {dict(entry)!r} is not valid: it needs a `metric`, e.g. test.accuracy."
-        )
+        raise ConfigError(f"reference entry {dict(entry)!r} is not valid: it needs a `metric`, e.g. test.accuracy.")
     band = entry.get("band")
     value = lookup(metrics, metric)
     reproduced = None

@@ -20,10 +20,7 @@ def _format(value: Any) -> str:
 
 def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        for row in [header, *rows]
-    ]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in lines)
 
@@ -66,8 +63,6 @@ def run_report(title: str, metrics: Mapping[str, Any], run_dir: str, debug: bool
         reference_table(metrics.get("reference")),
     ]
     if debug:
-        parts.append(
-            "(debug settings: few steps and epochs, so the numbers are not comparable with the book)"
-        )
+        parts.append("(debug settings: few steps and epochs, so the numbers are not comparable with the book)")
     parts += ["", f"Run directory: {run_dir}"]
     return "\n".join(parts)

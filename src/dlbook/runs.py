@@ -132,8 +132,7 @@ def provenance() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "versions": {
-            name: _version(name)
-            for name in ("dlbook", "tensorflow", "keras", "hydra-core", "omegaconf", "numpy")
+            name: _version(name) for name in ("dlbook", "tensorflow", "keras", "hydra-core", "omegaconf", "numpy")
         },
         "git": _git_commit(),
         "devices": [device.name for device in tf.config.list_physical_devices()],

@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dlbook.config_checks import check_config
-from dlbook.errors import exit_for_user_error
+from dlbook.errors import exit_for_user_error, find_user_error
 from dlbook.plots import plot_curves
 from dlbook.reference import judge, lookup
 from dlbook.report import run_report
@@ -44,14 +44,12 @@ def train(cfg: DictConfig) -> float | None:
         result = instantiate(cfg.task)(trainer)
         result.model.save(run.file(MODEL_FILE))
         metrics = dict(result.metrics)
-        metrics["reference"] = judge(
-            metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None
-        )
+        metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None)
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
         run.complete(cfg.name, metrics)
     except BaseException as error:
-        run.fail(cfg.name, error)
+        run.fail(cfg.name, find_user_error(error) or error)
         log.error("%s failed: %s: %s", cfg.name, type(error).__name__, error)
         exit_for_user_error(error)
         raise

@@ -63,23 +63,10 @@ class Trainer:
         self.fits += 1
         # A different, reproducible shuffling order for every fit of the run.
         seed = int(self.cfg.seed) * 1000 + self.fits
-        train_data = to_tf_dataset(
-            train,
-            batch_size,
-            shuffle=True,
-            seed=seed,
-            encode=self.data.encode,
-            max_steps=self.settings.max_steps,
-        )
+        train_data = pipeline(train, self.data, self.settings, batch_size, shuffle=True, seed=seed)
         validation_data = None
         if validation is not None:
-            validation_data = to_tf_dataset(
-                validation,
-                batch_size,
-                shuffle=False,
-                encode=self.data.encode,
-                max_steps=self.settings.max_steps,
-            )
+            validation_data = pipeline(validation, self.data, self.settings, batch_size, shuffle=False)
         callbacks = build_callbacks(self.cfg.callbacks, phase)
         if self.settings.progress != "none":
             callbacks.append(progress_bar(self.settings.progress, phase, epochs))
@@ -112,14 +99,21 @@ class Trainer:
         return evaluate_model(model, examples, self.data, self.settings)
 
 
-def evaluate_model(model, examples: Examples, data: DataSplits, settings: DictConfig, batch_size=None):
-    """``model.evaluate`` over ``examples`` with the run's evaluation batch size and step cap."""
-    dataset = to_tf_dataset(
+def pipeline(examples: Examples, data: DataSplits, settings: DictConfig, batch_size: int, *, shuffle: bool, seed=None):
+    """The tf.data pipeline over ``examples`` with the dataset's encoder and the trainer's step cap."""
+    return to_tf_dataset(
         examples,
-        batch_size or settings.eval_batch_size,
-        shuffle=False,
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
         encode=data.encode,
+        input_shape=data.input_shape,
         max_steps=settings.max_steps,
     )
+
+
+def evaluate_model(model, examples: Examples, data: DataSplits, settings: DictConfig, batch_size=None):
+    """``model.evaluate`` over ``examples`` with the run's evaluation batch size and step cap."""
+    dataset = pipeline(examples, data, settings, batch_size or settings.eval_batch_size, shuffle=False)
     results = model.evaluate(dataset, return_dict=True, verbose=0)
     return {key: float(value) for key, value in results.items()}

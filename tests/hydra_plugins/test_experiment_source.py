@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from hydra.core.object_type import ObjectType
-from hydra_plugins.dlbook_experiments.experiment_source import ExperimentCatalogSource
 
 from dlbook.resources import experiments_dir
+from hydra_plugins.dlbook_experiments.experiment_source import ExperimentCatalogSource
 
 
 def source() -> ExperimentCatalogSource:

@@ -11,9 +11,18 @@ from dlbook.models.mlp import build_mlp, hidden_widths
 @pytest.mark.parametrize(
     ("arguments", "params"),
     [
-        ({"input_shape": (784,), "units": 512, "depth": 1, "output_units": 10, "output_activation": "softmax"}, 407_050),
-        ({"input_shape": (10000,), "units": 16, "depth": 2, "output_units": 1, "output_activation": "sigmoid"}, 160_305),
-        ({"input_shape": (10000,), "units": 64, "depth": 2, "output_units": 46, "output_activation": "softmax"}, 647_214),
+        (
+            {"input_shape": (784,), "units": 512, "depth": 1, "output_units": 10, "output_activation": "softmax"},
+            407_050,
+        ),
+        (
+            {"input_shape": (10000,), "units": 16, "depth": 2, "output_units": 1, "output_activation": "sigmoid"},
+            160_305,
+        ),
+        (
+            {"input_shape": (10000,), "units": 64, "depth": 2, "output_units": 46, "output_activation": "softmax"},
+            647_214,
+        ),
         ({"input_shape": (10000,), "units": [64, 4], "output_units": 46, "output_activation": "softmax"}, 640_554),
         ({"input_shape": (13,), "units": 64, "depth": 2, "output_units": 1}, 5_121),
     ],

@@ -72,9 +72,7 @@ class Examples:
 
     def __post_init__(self) -> None:
         if len(self.features) != len(self.targets):
-            raise ValueError(
-                f"features and targets differ in length: {len(self.features)} != {len(self.targets)}"
-            )
+            raise ValueError(f"features and targets differ in length: {len(self.features)} != {len(self.targets)}")
 
     def __len__(self) -> int:
         return len(self.targets)

@@ -20,12 +20,14 @@ def to_tf_dataset(
     shuffle: bool,
     seed: int | None = None,
     encode: Callable[[Any], Any] | None = None,
+    input_shape: tuple[int | None, ...] | None = None,
     max_steps: int | None = None,
 ):
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches over ``examples``.
 
     ``shuffle`` reshuffles every epoch (Keras' ``fit(shuffle=True)``) from ``seed``;
-    ``max_steps`` keeps only the first batches (``debug=fast``).
+    ``input_shape`` (one encoded example's shape) restores the static shape that some encoders
+    lose (Keras needs to know the rank); ``max_steps`` keeps only the first batches (``debug=fast``).
     """
     import tensorflow as tf
 
@@ -39,7 +41,11 @@ def to_tf_dataset(
 
     def gather(indices):
         batch = tf.gather(features, indices)
-        return (encode(batch) if encode is not None else batch), tf.gather(targets, indices)
+        if encode is not None:
+            batch = encode(batch)
+            if input_shape is not None:
+                batch = tf.ensure_shape(batch, (None, *input_shape))
+        return batch, tf.gather(targets, indices)
 
     dataset = tf.data.Dataset.range(len(examples))
     if shuffle:

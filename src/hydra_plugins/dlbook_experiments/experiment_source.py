@@ -1,8 +1,8 @@
 """A Hydra config source that serves dlbook's ``experiments/`` folder as the ``experiment`` group.
 
 The catalogue lives in its own top-level folder (it is what users browse), while Hydra finds a
-group only as a sub-folder of a search-path root. This source bridges the two: ``train.yaml``
-adds ``dlbook://experiments`` to ``hydra.searchpath`` and ``experiment=imdb`` loads
+group only as a sub-folder of a search-path root. This source bridges the two: the search-path plugin
+beside it adds ``dlbook://experiments`` for dlbook's app, and ``experiment=imdb`` loads
 ``experiments/imdb.yaml``. Hydra discovers this class by scanning the ``hydra_plugins`` namespace.
 """
 
@@ -48,9 +48,7 @@ class ExperimentCatalogSource(ConfigSource):
             header = ConfigSource._get_header_dict(file.read(512))
             file.seek(0)
             config = OmegaConf.load(file)
-        return ConfigResult(
-            config=config, path=f"{self.scheme()}://{self.path}", provider=self.provider, header=header
-        )
+        return ConfigResult(config=config, path=f"{self.scheme()}://{self.path}", provider=self.provider, header=header)
 
     def available(self) -> bool:
         return os.path.isdir(self.root)

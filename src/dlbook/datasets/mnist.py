@@ -1,0 +1,66 @@
+"""MNIST handwritten digits (60,000 train / 10,000 test, 28x28 grey levels), Keras' mnist.npz."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlbook.datasets.download import fetch
+from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.safe_npz import load_npz
+from dlbook.datasets.sequences import one_hot
+from dlbook.errors import ConfigError, DatasetFormatError
+
+ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+FILE_HASH = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+LABEL_CHOICES = ("one_hot", "sparse")
+NUM_CLASSES = 10
+
+
+def load(
+    *,
+    path: str | None = None,
+    origin: str = ORIGIN,
+    file_hash: str | None = FILE_HASH,
+    cache_dir: str | None = None,
+    flatten: bool = True,
+    labels: str = "one_hot",
+) -> DataSplits:
+    """Load MNIST with the book's preprocessing: pixels as float32 in [0, 1].
+
+    ``flatten=True`` gives 784-vectors (chapter 2's dense network), ``False`` 28x28x1 images
+    (chapter 5's convnet). ``labels="one_hot"`` gives float32 rows of 10 (``to_categorical``),
+    ``"sparse"`` the int32 digits.
+    """
+    if not isinstance(flatten, bool):
+        raise ConfigError(f"dataset.flatten={flatten} is not valid: true (784-vectors) or false (28x28x1)")
+    if labels not in LABEL_CHOICES:
+        raise ConfigError(
+            f"dataset.labels={labels} is not valid: one of {', '.join(LABEL_CHOICES)} "
+            "(one_hot for categorical_crossentropy, sparse for sparse_categorical_crossentropy)"
+        )
+    file = fetch("MNIST", fname="mnist.npz", origin=origin, file_hash=file_hash, path=path, cache_dir=cache_dir)
+    arrays = load_npz(file, required=KEYS)
+
+    shape = (28 * 28,) if flatten else (28, 28, 1)
+    splits = []
+    for x_key, y_key in (("x_train", "y_train"), ("x_test", "y_test")):
+        images, digits = arrays[x_key], arrays[y_key]
+        if images.shape[1:] != (28, 28) or digits.shape != (len(images),):
+            raise DatasetFormatError(
+                f"{file}: {x_key} has shape {images.shape} and {y_key} {digits.shape}, expected "
+                "(n, 28, 28) images and (n,) labels"
+            )
+        if digits.size and (digits.min() < 0 or digits.max() >= NUM_CLASSES):
+            raise DatasetFormatError(f"{file}: {y_key} holds labels outside 0..9")
+        features = (images.astype(np.float32) / 255.0).reshape((len(images), *shape))
+        targets = one_hot(digits, NUM_CLASSES) if labels == "one_hot" else digits.astype(np.int32)
+        splits.append(Examples(features, targets))
+
+    return DataSplits(
+        train=splits[0],
+        test=splits[1],
+        input_shape=shape,
+        source=f"Keras file {file}",
+        info={"num_classes": NUM_CLASSES},
+    )

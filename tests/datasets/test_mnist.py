@@ -1,0 +1,60 @@
+"""MNIST loader: the book's scaling, shapes and label encodings."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import assert_config_matches, write_mnist_npz
+
+from dlbook.datasets import mnist
+from dlbook.datasets.safe_npz import load_npz
+from dlbook.errors import ConfigError
+
+
+@pytest.fixture
+def mnist_file(tmp_path):
+    return write_mnist_npz(tmp_path / "mnist.npz", n_train=50, n_test=20)
+
+
+def test_flat_features_scaled_with_one_hot_labels(mnist_file):
+    raw = load_npz(mnist_file)
+    data = mnist.load(path=str(mnist_file))
+
+    assert data.input_shape == (784,)
+    assert data.train.features.shape == (50, 784)
+    assert data.test.features.shape == (20, 784)
+    assert data.train.features.dtype == np.float32
+    np.testing.assert_allclose(data.train.features, raw["x_train"].reshape(50, 784) / 255.0, rtol=1e-6)
+    assert data.train.features.max() == 1.0 and data.train.features.min() >= 0.0
+    assert data.train.targets.shape == (50, 10)
+    assert data.train.targets.dtype == np.float32
+    np.testing.assert_array_equal(data.train.targets.argmax(axis=1), raw["y_train"])
+    assert data.encode is None
+    assert data.info["num_classes"] == 10
+
+
+def test_images_with_sparse_labels(mnist_file):
+    raw = load_npz(mnist_file)
+    data = mnist.load(path=str(mnist_file), flatten=False, labels="sparse")
+    assert data.input_shape == (28, 28, 1)
+    assert data.test.features.shape == (20, 28, 28, 1)
+    np.testing.assert_array_equal(data.test.targets, raw["y_test"])
+    assert np.issubdtype(data.test.targets.dtype, np.integer)
+
+
+def test_invalid_labels_name_the_key(mnist_file):
+    with pytest.raises(ConfigError, match="dataset.labels=onehot"):
+        mnist.load(path=str(mnist_file), labels="onehot")
+
+
+def test_config_file_spells_out_every_argument():
+    assert_config_matches("mnist", mnist.load)
+
+
+def test_config_instantiates_with_a_path_override(mnist_file):
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.load(Path(__file__).parents[2] / "conf" / "dataset" / "mnist.yaml")
+    data = instantiate(config, path=str(mnist_file), labels="sparse")
+    assert len(data.train) == 50 and data.train.targets.ndim == 1
