@@ -59,7 +59,7 @@ def test_default_experiment_is_boston_kfold_offline(boston_run):
     assert metrics["reference"]["reproduced"] in (True, False)
     # The report: our numbers beside the book's, and where the run is.
     assert "2.5532" in result.stdout and "kfold.val_mae_mean" in result.stdout
-    assert f"Run directory: {run_dir}" in result.stdout
+    assert f"Run directory: {run_dir.relative_to(boston_run[0])}" in result.stdout
     # Which data source was used is logged.
     assert "mlxtend" in (run_dir / "train.log").read_text()
     phases = {row["phase"] for row in csv.DictReader(open(run_dir / "history.csv"))}
@@ -113,3 +113,15 @@ def test_multirun_sweep_runs_every_job(tmp_path):
     for job, units in zip(jobs, (8, 16), strict=True):
         assert read(job / "status.json")["status"] == "completed"
         assert f"units: {units}" in (job / ".hydra" / "config.yaml").read_text()
+
+
+def test_tensorboard_has_per_epoch_train_and_validation_scalars(boston_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, run_dir, _ = boston_run
+    for split, tag in (("train", "epoch_mae"), ("validation", "epoch_mae")):
+        accumulator = EventAccumulator(str(run_dir / "tensorboard" / "fold_1" / split))
+        accumulator.Reload()
+        # Keras writes its scalars as tensor summaries.
+        assert tag in accumulator.Tags()["tensors"], accumulator.Tags()
+        assert len(accumulator.Tensors(tag)) == 1  # one epoch under debug=fast

@@ -54,9 +54,18 @@ def train(cfg: DictConfig) -> float | None:
         exit_for_user_error(error)
         raise
     debug = OmegaConf.select(cfg, "trainer.max_steps") is not None
-    print(run_report(_title(cfg), metrics, str(Path(cfg.paths.run_dir)), debug), flush=True)
+    print(run_report(_title(cfg), metrics, display_path(cfg.paths.run_dir), debug), flush=True)
     objective = cfg.objective or (cfg.reference.metric if cfg.reference else None)
     return lookup(metrics, objective) if objective else None
+
+
+def display_path(path: str) -> str:
+    """``path`` relative to the current folder when it lies inside it (as a user would type it)."""
+    absolute = Path(path).resolve()
+    try:
+        return str(absolute.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(absolute)
 
 
 def _title(cfg: DictConfig) -> str:
