@@ -12,12 +12,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dlbook.callbacks import build_callbacks, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
+from dlbook.phases import apply_trainable, phase_settings
 
 log = logging.getLogger("dlbook")
 
@@ -34,15 +36,46 @@ class Trainer:
         return self.cfg.trainer
 
     def new_model(self):
-        """A freshly initialised model, compiled with a fresh optimizer (the book's compile step)."""
-        model = instantiate(self.cfg.model)(input_shape=self.data.input_shape)
+        """A freshly initialised model (or ``trainer.init_from``'s saved one), compiled with a fresh optimizer."""
+        if self.settings.init_from:
+            model = load_run_model(self.settings.init_from)
+        else:
+            model = instantiate(self.cfg.model)(input_shape=self.data.input_shape)
+        self.compile(model)
+        return model
+
+    def compile(self, model, optimizer_overrides: dict[str, Any] | None = None) -> None:
+        """The book's ``model.compile``: optimizer from ``cfg.optimizer`` (with overrides), loss, metrics."""
+        optimizer_cfg = OmegaConf.merge(self.cfg.optimizer, optimizer_overrides or {})
         model.compile(
-            optimizer=instantiate(self.cfg.optimizer),
+            optimizer=instantiate(optimizer_cfg),
             loss=self.settings.loss,
             metrics=OmegaConf.to_container(self.settings.metrics),
             steps_per_execution=self.settings.steps_per_execution,
         )
-        return model
+
+    def fit_phases(self, model, train: Examples, validation: Examples | None, *, batch_size: int):
+        """Fit for ``trainer.epochs``, or through ``trainer.phases`` one after another (weights carry over).
+
+        Returns the history of all phases joined, epochs numbered on (phase 2 starts after phase 1).
+        """
+        phases = self.settings.get("phases") or []
+        if not phases:
+            return self.fit(model, "fit", train, validation, epochs=self.settings.epochs, batch_size=batch_size)
+        joined: dict[str, list[float]] = {}
+        for index, phase in enumerate(phases):
+            settings = phase_settings(phase, index)
+            apply_trainable(model, settings["trainable"], settings["name"])
+            # Trainability changes take effect at compile time; the optimizer starts afresh per phase.
+            self.compile(model, settings["optimizer"])
+            trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+            log.info("%s: %d trainable parameters", settings["name"], trainable)
+            history = self.fit(
+                model, settings["name"], train, validation, epochs=settings["epochs"], batch_size=batch_size
+            )
+            for key, values in history.items():
+                joined.setdefault(key, []).extend(values)
+        return joined
 
     def _epochs(self, epochs: int) -> int:
         cap = self.settings.max_epochs
@@ -63,7 +96,19 @@ class Trainer:
         self.fits += 1
         # A different, reproducible shuffling order for every fit of the run.
         seed = int(self.cfg.seed) * 1000 + self.fits
-        train_data = pipeline(train, self.data, self.settings, batch_size, shuffle=True, seed=seed)
+        steps_per_epoch = self.settings.get("steps_per_epoch")
+        if steps_per_epoch and self.settings.max_steps:
+            steps_per_epoch = min(steps_per_epoch, self.settings.max_steps)
+        train_data = pipeline(
+            train,
+            self.data,
+            self.settings,
+            batch_size,
+            shuffle=True,
+            seed=seed,
+            training=True,
+            repeat=bool(steps_per_epoch),
+        )
         validation_data = None
         if validation is not None:
             validation_data = pipeline(validation, self.data, self.settings, batch_size, shuffle=False)
@@ -82,6 +127,7 @@ class Trainer:
             train_data,
             validation_data=validation_data,
             epochs=epochs,
+            steps_per_epoch=steps_per_epoch or None,
             callbacks=callbacks,
             verbose=0,
             shuffle=False,  # the pipeline reshuffles every epoch itself
@@ -99,17 +145,50 @@ class Trainer:
         return evaluate_model(model, examples, self.data, self.settings)
 
 
-def pipeline(examples: Examples, data: DataSplits, settings: DictConfig, batch_size: int, *, shuffle: bool, seed=None):
-    """The tf.data pipeline over ``examples`` with the dataset's encoder and the trainer's step cap."""
-    return to_tf_dataset(
-        examples,
-        batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        encode=data.encode,
-        input_shape=data.input_shape,
-        max_steps=settings.max_steps,
-    )
+def pipeline(
+    examples: Examples,
+    data: DataSplits,
+    settings: DictConfig,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed=None,
+    training: bool = False,
+    repeat: bool = False,
+):
+    """The tf.data pipeline over ``examples``: the dataset's own (images) or the array pipeline.
+
+    ``training`` switches augmentation on; ``repeat`` loops the data (for ``trainer.steps_per_epoch``,
+    as the book's endless generators did); the trainer's ``max_steps`` caps the batches.
+    """
+    if data.make_pipeline is not None:
+        dataset = data.make_pipeline(examples, batch_size, shuffle=shuffle, seed=seed, training=training)
+    else:
+        dataset = to_tf_dataset(
+            examples, batch_size, shuffle=shuffle, seed=seed, encode=data.encode, input_shape=data.input_shape
+        )
+    if repeat:
+        dataset = dataset.repeat()
+    if settings.max_steps is not None and not repeat:
+        dataset = dataset.take(settings.max_steps)
+    return dataset
+
+
+def load_run_model(run_dir: str):
+    """The model.keras of a finished run (Keras safe mode), to continue training from it."""
+    from pathlib import Path
+
+    import keras
+
+    from dlbook.errors import ConfigError
+
+    model_file = Path(run_dir) / "model.keras"
+    if not model_file.is_file():
+        raise ConfigError(
+            f"trainer.init_from={run_dir} is not valid: it has no model.keras. Give the directory of a "
+            "completed run (dlbook train prints it at the end)."
+        )
+    return keras.saving.load_model(model_file, safe_mode=True)
 
 
 def evaluate_model(model, examples: Examples, data: DataSplits, settings: DictConfig, batch_size=None):

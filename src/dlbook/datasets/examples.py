@@ -95,6 +95,11 @@ class DataSplits:
     ``tf.RaggedTensor``) returning the model input batch; it runs inside the tf.data pipeline.
     ``input_shape`` is the shape of one encoded example (without the batch axis).
     ``source`` says in words where the data came from (logged with every run).
+    ``validation`` is a validation split the dataset defines itself (e.g. cats vs dogs 1000-1499);
+    tasks use it when the config asks for no validation slice of the training data.
+    ``make_pipeline`` (optional) replaces the default array pipeline: called as
+    ``make_pipeline(examples, batch_size, shuffle=..., seed=..., training=...)`` it returns a batched
+    ``tf.data.Dataset`` of ``(inputs, targets)``; ``training=True`` switches augmentation on.
     """
 
     train: Examples
@@ -103,3 +108,5 @@ class DataSplits:
     source: str
     encode: Callable[[Any], Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    validation: Examples | None = None
+    make_pipeline: Callable[..., Any] | None = None

@@ -21,13 +21,12 @@ def to_tf_dataset(
     seed: int | None = None,
     encode: Callable[[Any], Any] | None = None,
     input_shape: tuple[int | None, ...] | None = None,
-    max_steps: int | None = None,
 ):
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches over ``examples``.
 
     ``shuffle`` reshuffles every epoch (Keras' ``fit(shuffle=True)``) from ``seed``;
     ``input_shape`` (one encoded example's shape) restores the static shape that some encoders
-    lose (Keras needs to know the rank); ``max_steps`` keeps only the first batches (``debug=fast``).
+    lose (Keras needs to know the rank).
     """
     import tensorflow as tf
 
@@ -51,6 +50,4 @@ def to_tf_dataset(
     if shuffle:
         dataset = dataset.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if max_steps is not None:
-        dataset = dataset.take(max_steps)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,5 +1,8 @@
 """Hold-out protocol: fit with a validation slice of the training data, then test.
 
+The validation data is a slice of the training split (``task.validation.size``), or else the
+dataset's own validation split when it has one. The fit follows ``trainer.phases`` when given.
+
 Book 2.1 (no validation), 3.5 (validation = the first 10,000 reviews; then a fresh model on all
 25,000 for 4 epochs) and 3.6 (first 1,000 newswires; then 8 epochs on the remaining 7,982).
 """
@@ -55,10 +58,10 @@ def run(trainer, *, validation: Mapping[str, Any], retrain: Mapping[str, Any] | 
     fit_part, validation_part = split_validation(
         data.train, validation.get("size"), validation.get("take", "first"), int(trainer.cfg.seed)
     )
+    if validation_part is None and data.validation is not None:
+        validation_part = data.validation  # the dataset's own validation split (cats vs dogs 1000-1499)
     model = trainer.new_model()
-    history = trainer.fit(
-        model, "fit", fit_part, validation_part, epochs=settings.epochs, batch_size=settings.batch_size
-    )
+    history = trainer.fit_phases(model, fit_part, validation_part, batch_size=settings.batch_size)
     metrics: dict[str, Any] = {"train": final_values(history, validation=False)}
     if validation_part is not None:
         metrics["val"] = best_validation(history)
