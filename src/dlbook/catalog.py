@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,9 @@ class CatalogEntry:
 
 
 def _section_key(entry: CatalogEntry) -> tuple:
-    return tuple(int(part) if part.isdigit() else 0 for part in entry.section.replace("a", ".").split(".")), entry.name
+    """Book order: 2.1 < 3.5 < 5.2a < 5.2b < 5.3a < 10.1 (numbers compared as numbers)."""
+    parts = re.findall(r"\d+|[a-z]+", entry.section.lower())
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in parts), entry.name
 
 
 def catalog(folder: Path | None = None) -> list[CatalogEntry]:

@@ -7,7 +7,8 @@ rate. The weights carry over from phase to phase (the same model object is fitte
 A trainability rule is ``{layers: <pattern>, trainable: true|false}``; patterns match layer paths
 with shell wildcards: ``conv_base`` is the top-level layer named so, ``conv_base/block5_*`` the
 layers of that nested model whose names start with ``block5_``. Rules apply in order, so later
-rules refine earlier ones (the book's "everything from block5_conv1 on").
+rules refine earlier ones (the book's "everything from block5_conv1 on"). Layers a phase's rules
+do not name keep the trainability they had in the previous phase.
 """
 
 from __future__ import annotations

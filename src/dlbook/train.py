@@ -43,7 +43,7 @@ def train(cfg: DictConfig) -> float | None:
         trainer = Trainer(cfg, data)
         result = instantiate(cfg.task)(trainer)
         result.model.save(run.file(MODEL_FILE))
-        metrics = dict(result.metrics)
+        metrics = {"data": data.source, **result.metrics}
         metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None)
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
