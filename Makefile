@@ -9,7 +9,7 @@ SWEEP ?= model.units=32,64
 PORT ?= 6006
 
 .DEFAULT_GOAL := help
-.PHONY: help install test train sweep tensorboard lint clean
+.PHONY: help install test train sweep tensorboard bench lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,9 +35,14 @@ sweep: $(STAMP) ## A multirun sweep of the default experiment; SWEEP="model.unit
 tensorboard: $(STAMP) ## Serve TensorBoard for every run under outputs/ on 127.0.0.1 (PORT=6006)
 	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 --port $(PORT)
 
+bench: $(STAMP) ## Benchmarks (minutes): writes bench/results/*.json and bench/results.md
+	$(BIN)/python bench/image_pipeline.py
+	$(BIN)/python bench/mnist_convnet.py
+	$(BIN)/python bench/report.py
+
 lint: $(STAMP) ## Check style with ruff
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 clean: ## Remove run outputs and build artefacts (keeps .venv)
 	rm -rf outputs multirun build dist .pytest_cache .ruff_cache src/*.egg-info

@@ -75,10 +75,11 @@ def test_default_experiment_is_boston_kfold_offline(boston_run):
         ("imdb", {"loss", "accuracy"}),
         ("reuters", {"loss", "accuracy"}),
         ("mnist_dense", {"loss", "accuracy"}),
+        ("mnist_convnet", {"loss", "accuracy"}),
     ],
 )
 def test_experiment_runs_end_to_end(experiment, metric_keys, data_files, tmp_path):
-    dataset = {"imdb": "imdb", "reuters": "reuters", "mnist_dense": "mnist"}[experiment]
+    dataset = {"imdb": "imdb", "reuters": "reuters", "mnist_dense": "mnist", "mnist_convnet": "mnist"}[experiment]
     result = run_dlbook(
         "train", f"experiment={experiment}", "debug=fast", f"dataset.path={data_files[dataset]}", cwd=tmp_path
     )
@@ -88,8 +89,10 @@ def test_experiment_runs_end_to_end(experiment, metric_keys, data_files, tmp_pat
     metrics = read(run_dir / "metrics.json")
     assert set(metrics["test"]) == metric_keys
     assert metrics["reference"]["metric"] == "test.accuracy"
-    phases = [row["phase"] for row in csv.DictReader(open(run_dir / "history.csv"))]
-    if experiment == "mnist_dense":
+    rows = list(csv.DictReader(open(run_dir / "history.csv")))
+    phases = [row["phase"] for row in rows]
+    assert all(float(row["seconds"]) > 0 for row in rows)
+    if experiment.startswith("mnist"):
         assert "val" not in metrics and phases == ["fit"]
     else:
         assert {"accuracy", "loss", "accuracy_epoch", "loss_epoch"} <= set(metrics["val"])

@@ -81,3 +81,24 @@ def progress_bar(mode: str, phase: str, epochs: int):
                 self.epoch_bar.close()
 
     return TqdmProgress()
+
+
+def epoch_timer():
+    """A callback that records each epoch's wall time in seconds (``timer.seconds``), for history.csv."""
+    import time
+
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self._start = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return EpochTimer()

@@ -16,7 +16,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from dlbook.callbacks import build_callbacks, progress_bar
+from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
 from dlbook.phases import apply_trainable, phase_settings
@@ -112,7 +112,8 @@ class Trainer:
         validation_data = None
         if validation is not None:
             validation_data = pipeline(validation, self.data, self.settings, batch_size, shuffle=False)
-        callbacks = build_callbacks(self.cfg.callbacks, phase)
+        timer = epoch_timer()
+        callbacks = [timer, *build_callbacks(self.cfg.callbacks, phase)]
         if self.settings.progress != "none":
             callbacks.append(progress_bar(self.settings.progress, phase, epochs))
         log.info(
@@ -135,6 +136,7 @@ class Trainer:
         for epoch in range(len(history.get("loss", []))):
             row = {"phase": phase, "epoch": epoch + 1}
             row.update({key: float(values[epoch]) for key, values in history.items()})
+            row["seconds"] = round(timer.seconds[epoch], 4)
             self.history_rows.append(row)
         last = {key: round(float(values[-1]), 4) for key, values in history.items() if values}
         log.info("%s: finished, last epoch %s", phase, last)

