@@ -14,6 +14,7 @@ from dlbook.plots import plot_curves
 from dlbook.reference import judge, lookup
 from dlbook.report import run_report
 from dlbook.runs import MODEL_FILE, RunDirectory
+from dlbook.tasks.summaries import add_target_units
 
 log = logging.getLogger("dlbook")
 
@@ -44,6 +45,11 @@ def train(cfg: DictConfig) -> float | None:
         result = instantiate(cfg.task)(trainer)
         result.model.save(run.file(MODEL_FILE))
         metrics = {"data": data.source, **result.metrics}
+        if data.info.get("target_std") and data.info.get("target_unit"):
+            absolute_errors = {"mae", "mean_absolute_error"}
+            if cfg.trainer.loss in absolute_errors:
+                absolute_errors.add("loss")
+            add_target_units(metrics, data.info["target_std"], data.info["target_unit"], absolute_errors)
         metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None)
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)

@@ -8,6 +8,7 @@ of every fit for the run's history.csv.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,11 @@ class Trainer:
         if self.settings.init_from:
             model = load_run_model(self.settings.init_from)
         else:
-            model = instantiate(self.cfg.model)(input_shape=self.data.input_shape)
+            builder = instantiate(self.cfg.model)
+            arguments = {"input_shape": self.data.input_shape}
+            if "data" in inspect.signature(builder).parameters:
+                arguments["data"] = self.data  # builders whose layers need the dataset (a vocabulary)
+            model = builder(**arguments)
         self.compile(model)
         return model
 

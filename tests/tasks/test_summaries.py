@@ -31,3 +31,18 @@ def test_final_values_split_training_and_validation():
 def test_mean_history_averages_per_epoch():
     averaged = mean_history([{"val_mae": [2.0, 4.0]}, {"val_mae": [4.0, 2.0]}])
     assert averaged == {"val_mae": [pytest.approx(3.0), pytest.approx(3.0)]}
+
+
+def test_target_units_scale_absolute_errors_only():
+    from dlbook.tasks.summaries import add_target_units
+
+    metrics = {
+        "val": {"loss": 0.2897, "loss_epoch": 3},
+        "test": {"loss": 0.3, "accuracy": 0.5},
+        "kfold": {"val_loss": [0.2, 0.4], "val_loss_mean": 0.3},
+    }
+    add_target_units(metrics, 8.85, "celsius", {"loss"})
+    assert metrics["val"]["loss_celsius"] == pytest.approx(2.5638, abs=1e-4)  # the book's "2.57 °C"
+    assert "loss_epoch_celsius" not in metrics["val"] and "accuracy_celsius" not in metrics["test"]
+    assert metrics["kfold"]["val_loss_celsius"] == pytest.approx([1.77, 3.54])
+    assert metrics["kfold"]["val_loss_mean_celsius"] == pytest.approx(2.655)

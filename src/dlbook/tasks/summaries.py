@@ -48,3 +48,18 @@ def mean_history(histories: Sequence[dict[str, Sequence[float]]]) -> dict[str, l
         key: np.mean([np.asarray(history[key], dtype=float) for history in histories], axis=0).tolist()
         for key in sorted(keys)
     }
+
+
+def add_target_units(metrics: dict, scale: float, unit: str, names: set[str]) -> None:
+    """Add ``<name>_<unit>`` = value x ``scale`` beside each absolute-error metric of normalised targets.
+
+    Book 6.3 reports the Jena MAE on z-scored temperatures (0.29) and in degrees (0.29 x std = 2.57 °C).
+    """
+    for split in ("val", "test", "train", "kfold"):
+        values = metrics.get(split)
+        if not isinstance(values, dict):
+            continue
+        for name in [key for key in values if key in names or key.removeprefix("val_").removesuffix("_mean") in names]:
+            value = values[name]
+            unscaled = [item * scale for item in value] if isinstance(value, list) else value * scale
+            values[f"{name}_{unit}"] = unscaled
