@@ -20,7 +20,9 @@ def plot_curves(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     if not by_phase:
         return
     phases = list(by_phase)
-    metric_names = [key for key in rows[0] if key not in ("phase", "epoch", "loss", "seconds") and not key.startswith("val_")]
+    metric_names = [
+        key for key in rows[0] if key not in ("phase", "epoch", "loss", "seconds") and not key.startswith("val_")
+    ]
     panels = ["loss"] + metric_names[:1]
     figure, axes = plt.subplots(len(phases), len(panels), figsize=(5 * len(panels), 3.2 * len(phases)), squeeze=False)
     for row_axes, phase in zip(axes, phases, strict=True):

@@ -1,4 +1,4 @@
-"""Embedding layers whose weights come from the data: pretrained GloVe vectors (book 6.1b(ii))."""
+"""Embedding layers over a dataset's vocabulary: pretrained GloVe vectors (book 6.1b(ii)) or learned."""
 
 from __future__ import annotations
 
@@ -8,38 +8,43 @@ from typing import Any
 from dlbook.errors import ConfigError
 
 
-def glove_embedding(
+def vocabulary_embedding(
     data,
-    glove: Mapping[str, Any] | None,
+    weights: str | None,
+    glove: Mapping[str, Any] | None = None,
     output_dim: int | None = None,
     trainable: bool = False,
     name: str = "embedding",
 ):
-    """An ``Embedding`` over the dataset's vocabulary, initialised from GloVe and frozen (the book's listing 6.10).
+    """An ``Embedding`` over the dataset's vocabulary: GloVe vectors, frozen (book listing 6.10), or learned.
 
-    ``data.info["vocabulary"]`` lists the tokens by index (the tokenizer's order). With ``glove``
-    null the layer is an ordinary trainable embedding of ``output_dim`` (the book's comparison model).
+    ``data.info["vocabulary"]`` lists the tokens by index (the tokenizer's order). ``weights="glove"``
+    loads the vectors of ``glove`` (the dataset/glove config: path, origin, member ...) and freezes
+    them unless ``trainable``; ``weights=null`` is an ordinary trainable embedding of ``output_dim``
+    (the book's comparison model).
     """
     import keras
 
     vocabulary = data.info.get("vocabulary") if data is not None else None
     if not vocabulary:
         raise ConfigError(
-            "model.layers: glove_embedding needs a dataset with a vocabulary (e.g. dataset=imdb_text); "
+            "model.layers: vocabulary_embedding needs a dataset with a vocabulary (e.g. dataset=imdb_text); "
             f"this dataset ({getattr(data, 'source', '?')}) has none."
         )
-    if glove is None:
+    if weights is None:
         if not output_dim:
-            raise ConfigError("glove_embedding with glove=null needs output_dim (e.g. 100).")
+            raise ConfigError("embedding.weights=null needs the layer's output_dim (e.g. 100).")
         return keras.layers.Embedding(len(vocabulary), output_dim, name=name)
+    if weights != "glove" or glove is None:
+        raise ConfigError(f"embedding.weights={weights} is not valid: glove (pretrained vectors) or null (learned).")
     from dlbook.datasets.glove import embedding_matrix
 
     settings = {key: value for key, value in dict(glove).items() if key != "_target_"}
     matrix = embedding_matrix(list(vocabulary), **settings)
     if output_dim is not None and output_dim != matrix.shape[1]:
         raise ConfigError(
-            f"glove_embedding output_dim={output_dim} does not match the GloVe file's dimension {matrix.shape[1]}; "
-            "leave output_dim null to take the file's."
+            f"vocabulary_embedding output_dim={output_dim} does not match the GloVe file's dimension "
+            f"{matrix.shape[1]}; leave output_dim null to take the file's."
         )
     return keras.layers.Embedding(
         len(vocabulary),
