@@ -34,6 +34,7 @@ def test_wheel_ships_configs_catalogue_and_plugin(wheel):
     for expected in (
         "dlbook/conf/train.yaml",
         "dlbook/conf/evaluate.yaml",
+        "dlbook/conf/visualize.yaml",
         "dlbook/conf/dataset/imdb.yaml",
         "dlbook/experiments/imdb.yaml",
         "dlbook/experiments/boston_housing.yaml",

@@ -15,6 +15,7 @@ from dlbook import __version__
 COMMANDS = {
     "train": "train an experiment (default: boston_housing, offline) and write a run directory",
     "evaluate": "reload a run's model.keras and evaluate it on the test split: evaluate run=<run dir>",
+    "visualize": "draw what a convnet learned (book 5.4): visualize run=<run dir> method=activations|filters|gradcam",
 }
 
 
@@ -44,6 +45,7 @@ def overview() -> str:
         "  dlbook train -m experiment=imdb model.units=16,32,64 seed=0,1,2",
         "  dlbook train --help                            # config groups and the composed config",
         "  dlbook evaluate run=outputs/imdb/2026-11-26_16-02-11_123456",
+        "  dlbook visualize run=outputs/cats_vs_dogs_augmented/<timestamp> method=activations",
     ]
     return "\n".join(lines)
 
@@ -76,8 +78,11 @@ def run_hydra(command: str, arguments: list[str]) -> None:
 
     if command == "train":
         from dlbook.train import train as task_function
-    else:
+    elif command == "evaluate":
         from dlbook.evaluate import evaluate as task_function
+    else:
+        # Importing it registers the resolver that names its output folder, before Hydra composes.
+        from dlbook.visualization.command import visualize as task_function
     sys.argv = [f"dlbook {command}", *arguments]
     hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=command)(task_function)()
 
