@@ -14,7 +14,6 @@ from dlbook.plots import plot_curves
 from dlbook.reference import judge, lookup
 from dlbook.report import run_report
 from dlbook.runs import MODEL_FILE, RunDirectory
-from dlbook.tasks.summaries import add_target_units
 
 log = logging.getLogger("dlbook")
 
@@ -46,6 +45,8 @@ def train(cfg: DictConfig) -> float | None:
         result.model.save(run.file(MODEL_FILE))
         metrics = {"data": data.source, **result.metrics}
         if data.info.get("target_std") and data.info.get("target_unit"):
+            from dlbook.tasks.summaries import add_target_units
+
             absolute_errors = {"mae", "mean_absolute_error"}
             if cfg.trainer.loss in absolute_errors:
                 absolute_errors.add("loss")

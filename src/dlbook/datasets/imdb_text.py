@@ -1,0 +1,273 @@
+"""IMDB raw text (Stanford's aclImdb), tokenized the book's way for pretrained GloVe embeddings (6.1b(ii)).
+
+The book reads ``aclImdb/train/{neg,pos}/*.txt`` (labels 0 / 1), fits a ``Tokenizer(num_words=10000)``
+on all 25,000 texts, pads every sequence to 100 words, shuffles, and keeps only the first 200 reviews
+for training and the next 10,000 for validation; the test set is all of ``aclImdb/test``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from dlbook.datasets.download import cache_path, fetch
+from dlbook.datasets.examples import DataSplits, Examples, RaggedSequences
+from dlbook.datasets.imdb_sequences import pad_sequences
+from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
+
+logger = logging.getLogger("dlbook")
+
+ORIGIN = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+# MD5 of Stanford's aclImdb_v1.tar.gz (84,125,825 bytes), as torchtext and others check it.
+FILE_HASH = "7c2ac02c03563afcf9b574c7e56c153a"
+ARCHIVE_NAME = "aclImdb_v1.tar.gz"
+EXTRACTED_NAME = "aclImdb"
+SPLITS = ("train", "test")
+# Folder -> label, in the book's reading order.
+CLASSES = (("neg", 0), ("pos", 1))
+# Written into an extracted tree (before it is renamed into place): which archive it came from.
+STAMP = ".dlbook_extracted.json"
+
+
+def load(
+    *,
+    path: str | None = None,
+    origin: str = ORIGIN,
+    file_hash: str | None = FILE_HASH,
+    cache_dir: str | None = None,
+    num_words: int = 10000,
+    maxlen: int = 100,
+    training_samples: int = 200,
+    validation_samples: int = 10000,
+    seed: int = 0,
+) -> DataSplits:
+    """The book's GloVe experiment data: 200 training and 10,000 validation reviews, all 25,000 test reviews.
+
+    ``path`` is an extracted ``aclImdb/`` folder or the ``.tar.gz``; without it the archive is taken
+    from the cache or downloaded, and extracted once into the cache. Features are int32 ``(n, maxlen)``
+    word indices (0 padding, 1 unknown word), labels float32 0 / 1; ``info["vocabulary"]`` lists the
+    tokens by index, for the GloVe matrix.
+    """
+    _check_options(num_words, maxlen, training_samples, validation_samples, seed)
+    root = _dataset_folder(path, origin=origin, file_hash=file_hash, cache_dir=cache_dir)
+    train_texts, train_labels = read_split(root, "train")
+    test_texts, test_labels = read_split(root, "test")
+    if training_samples + validation_samples > len(train_texts):
+        raise ConfigError(
+            f"dataset.training_samples={training_samples} + dataset.validation_samples={validation_samples} is "
+            f"not valid: {root / 'train'} holds only {len(train_texts)} reviews"
+        )
+
+    vocabulary, train_sequences, test_sequences = tokenize(train_texts, test_texts, num_words)
+    # The book's pad_sequences pads and truncates at the start ("pre": a long review keeps its LAST
+    # maxlen words), whereas TextVectorization(output_sequence_length=...) pads and cuts at the end;
+    # so the layer returns whole reviews and they are padded here the book's way.
+    train_features = pad_sequences(train_sequences, maxlen)
+    test_features = pad_sequences(test_sequences, maxlen)
+
+    # The book shuffled with an unseeded np.random.shuffle; here the order is reproducible.
+    order = np.arange(len(train_texts))
+    np.random.RandomState(seed).shuffle(order)
+    training = order[:training_samples]
+    validation = order[training_samples : training_samples + validation_samples]
+    train_targets = train_labels.astype(np.float32)
+    return DataSplits(
+        train=Examples(train_features[training], train_targets[training]),
+        validation=Examples(train_features[validation], train_targets[validation]) if validation_samples else None,
+        test=Examples(test_features, test_labels.astype(np.float32)),
+        input_shape=(maxlen,),
+        source=f"aclImdb texts in {root}, {len(vocabulary)} tokens, padded to {maxlen} words",
+        info={"vocabulary": vocabulary, "num_words": len(vocabulary)},
+    )
+
+
+def _check_options(num_words: Any, maxlen: Any, training_samples: Any, validation_samples: Any, seed: Any) -> None:
+    for key, value, minimum in (
+        ("num_words", num_words, 3),
+        ("maxlen", maxlen, 1),
+        ("training_samples", training_samples, 1),
+        ("validation_samples", validation_samples, 0),
+        ("seed", seed, 0),
+    ):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+            raise ConfigError(f"dataset.{key}={value} is not valid: an integer >= {minimum}")
+
+
+def read_split(root: Path, split: str) -> tuple[list[str], np.ndarray]:
+    """The texts of ``root/<split>/neg`` then ``root/<split>/pos`` (file names sorted), and their 0 / 1 labels."""
+    texts: list[str] = []
+    labels: list[int] = []
+    for folder_name, label in CLASSES:
+        folder = root / split / folder_name
+        if not folder.is_dir():
+            raise DatasetFormatError(
+                f"{root} lacks the folder {split}/{folder_name}: dataset.path must be the extracted aclImdb/ "
+                "folder (with train/neg, train/pos, test/neg, test/pos) or aclImdb_v1.tar.gz"
+            )
+        names = sorted(entry.name for entry in os.scandir(folder) if entry.name.endswith(".txt") and entry.is_file())
+        if not names:
+            raise DatasetFormatError(f"{folder} holds no .txt reviews; the aclImdb folder is incomplete")
+        for name in names:
+            with open(folder / name, encoding="utf-8") as stream:
+                texts.append(stream.read())
+        labels.extend([label] * len(names))
+    return texts, np.array(labels, dtype=np.int64)
+
+
+def tokenize(
+    train_texts: list[str], test_texts: list[str], num_words: int
+) -> tuple[list[str], RaggedSequences, RaggedSequences]:
+    """Word indices of both splits, with a vocabulary of the ``num_words`` most frequent training words.
+
+    The vocabulary is learned from all training texts before any split (the book's
+    ``Tokenizer.fit_on_texts(texts)``). Unlike the book's Tokenizer, which dropped rarer words,
+    ``TextVectorization`` keeps their place as index 1 (``[UNK]``); index 0 is padding, so
+    ``num_words`` counts both (9,998 real words for 10,000), and its punctuation stripping also
+    removes apostrophes.
+    """
+    import keras
+    import tensorflow as tf
+
+    layer = keras.layers.TextVectorization(
+        max_tokens=num_words,
+        standardize="lower_and_strip_punctuation",
+        split="whitespace",
+        output_mode="int",
+        output_sequence_length=None,
+        ragged=True,
+    )
+    layer.adapt(tf.data.Dataset.from_tensor_slices(train_texts).batch(1024))
+    vocabulary = [str(token) for token in layer.get_vocabulary()]
+
+    def indices(texts: list[str]) -> RaggedSequences:
+        parts = [layer(tf.constant(texts[start : start + 4096])) for start in range(0, len(texts), 4096)]
+        ragged = tf.concat(parts, axis=0) if parts else tf.ragged.constant([], dtype=tf.int64, ragged_rank=1)
+        return RaggedSequences(ragged.flat_values.numpy().astype(np.int32), ragged.row_splits.numpy().astype(np.int64))
+
+    return vocabulary, indices(train_texts), indices(test_texts)
+
+
+def _dataset_folder(path: str | None, *, origin: str, file_hash: str | None, cache_dir: str | None) -> Path:
+    """The extracted aclImdb folder: ``path`` itself, or the cache's extraction of the archive."""
+    if path is not None:
+        local = Path(os.path.expanduser(str(path)))
+        if local.is_dir():
+            # Accept the folder that contains aclImdb/ as well as aclImdb/ itself.
+            nested = local / EXTRACTED_NAME
+            return nested if not (local / "train").is_dir() and nested.is_dir() else local
+        if not local.is_file():
+            raise DatasetUnavailableError(
+                f"dataset.path={path} does not exist (looked at {local.resolve()}). Point it at the extracted "
+                f"aclImdb/ folder or at {ARCHIVE_NAME}, or set dataset.path=null to download it."
+            )
+        archive = local
+    else:
+        extracted = cache_path(EXTRACTED_NAME, cache_dir)
+        if not cache_path(ARCHIVE_NAME, cache_dir).is_file() and _is_complete(extracted):
+            # Extracted by hand (or the archive was deleted to save space): no need to download again.
+            logger.info("IMDB raw text: using the extracted %s", extracted)
+            return extracted
+        archive = fetch(
+            "IMDB raw text",
+            fname=ARCHIVE_NAME,
+            origin=origin,
+            file_hash=file_hash,
+            path=None,
+            cache_dir=cache_dir,
+        )
+    return extract_once(archive, cache_path(EXTRACTED_NAME, cache_dir))
+
+
+def extract_once(archive: Path, target: Path) -> Path:
+    """Extract the reviews of ``archive`` into ``target`` unless an extraction of the same archive is there.
+
+    Only ``train/`` and ``test/`` reviews are written (``unsup/`` and the bag-of-words files are not
+    needed). The files go to a temporary sibling folder that is renamed into place at the end, so an
+    interrupted extraction never looks complete. Members with absolute paths or ``..`` are refused.
+    """
+    stat = archive.stat()
+    stamp = {"archive": str(archive.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if _read_stamp(target) == stamp:
+        logger.info("IMDB raw text: using the extracted %s", target)
+        return target
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("IMDB raw text: extracting %s into %s", archive, target)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        _extract_reviews(archive, temporary)
+        (temporary / STAMP).write_text(json.dumps(stamp))
+        if target.exists():
+            # An extraction of another archive: move it aside first, then swap.
+            stale = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+            os.replace(target, stale / target.name)
+            shutil.rmtree(stale, ignore_errors=True)
+        os.replace(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return target
+
+
+def _is_complete(folder: Path) -> bool:
+    return all((folder / split / name).is_dir() for split in SPLITS for name, _ in CLASSES)
+
+
+def _read_stamp(target: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((target / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _extract_reviews(archive: Path, destination: Path) -> None:
+    """Write the regular files ``[<top>/]{train,test}/{neg,pos}/*.txt`` of the tar into ``destination``."""
+    written = 0
+    try:
+        with tarfile.open(archive, mode="r:*") as tar:
+            for member in tar:
+                parts = _safe_parts(member.name, archive)
+                if not member.isfile() or len(parts) < 3:
+                    continue
+                # Drop the archive's top folder (aclImdb/) when there is one.
+                relative = parts[1:] if parts[0] not in SPLITS else parts
+                if len(relative) != 3 or relative[0] not in SPLITS or relative[1] not in dict(CLASSES):
+                    continue
+                output = destination.joinpath(*relative)
+                output.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                if source is None:
+                    continue
+                with source, open(output, "wb") as stream:
+                    shutil.copyfileobj(source, stream)
+                written += 1
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DatasetFormatError(
+            f"{archive} is not a readable .tar.gz ({error}); delete it and download it again, "
+            f"or point dataset.path at {ARCHIVE_NAME} or the extracted aclImdb/ folder."
+        ) from error
+    if not written:
+        raise DatasetFormatError(
+            f"{archive} holds no reviews (no files under aclImdb/train/{{neg,pos}} or aclImdb/test/{{neg,pos}})"
+        )
+
+
+def _safe_parts(name: str, archive: Path) -> tuple[str, ...]:
+    """The path components of a tar member, refusing names that would escape the extraction folder."""
+    posix = PurePosixPath(name.replace("\\", "/"))
+    if posix.is_absolute() or ".." in posix.parts or (posix.parts and ":" in posix.parts[0]):
+        raise DatasetFormatError(
+            f"{archive} has a member with an unsafe path ({name!r}: absolute or with '..'); refusing to "
+            "extract it, as it could write outside the dataset folder. The archive is not Stanford's aclImdb."
+        )
+    return tuple(part for part in posix.parts if part not in ("", "."))
