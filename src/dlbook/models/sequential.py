@@ -33,7 +33,11 @@ def build_sequential(
             )
         target = get_method(layer["_target_"]) if isinstance(layer["_target_"], str) else layer["_target_"]
         needs_data = callable(target) and "data" in _parameters(target)
-        built.append(instantiate(layer, data=data) if needs_data else instantiate(layer))
+        # The dataset is passed at call time (Hydra would try to turn a kwarg into config), and the
+        # factory gets its nested settings as config (e.g. GloVe file settings), not instantiated.
+        built.append(
+            instantiate(layer, _partial_=True, _recursive_=False)(data=data) if needs_data else instantiate(layer)
+        )
     return keras.Sequential(built, name=name)
 
 

@@ -1,0 +1,120 @@
+"""Chapter 6 experiments end to end: one `dlbook train -m` sweep per data family, with debug=fast."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_runner import run_dlbook
+from fake_text import write_aclimdb, write_glove, write_jena_csv
+from fakes import write_imdb_npz
+
+IMDB_SEQUENCE_EXPERIMENTS = [
+    "imdb_embedding",
+    "imdb_simplernn",
+    "imdb_lstm",
+    "imdb_lstm_reversed",
+    "imdb_lstm_bidirectional",
+    "imdb_conv1d",
+]
+JENA_EXPERIMENTS = [
+    "jena_baseline",
+    "jena_dense",
+    "jena_gru",
+    "jena_gru_dropout",
+    "jena_gru_stacked",
+    "jena_gru_reversed",
+    "jena_gru_bidirectional",
+    "jena_conv1d",
+    "jena_conv_gru",
+]
+# A small Jena: 3.3 days back, hourly (80 timesteps, enough for the 1D convnets), 4 hours ahead.
+# `++` because Hydra checks the overrides of a sweep against the default experiment first (Boston).
+SMALL_JENA = [
+    "++dataset.lookback=480",
+    "++dataset.step=6",
+    "++dataset.delay=24",
+    "++dataset.train_rows=[0,6000]",
+    "++dataset.validation_rows=[6001,9000]",
+    "++dataset.test_rows=[9001,null]",
+    "++dataset.normalize_rows=6000",
+]
+
+
+def sweep_results(workdir):
+    """{experiment: (status, metrics)} for every job of the sweeps under workdir/outputs."""
+    results = {}
+    for status_file in (workdir / "outputs" / "multirun").rglob("status.json"):
+        status = json.loads(status_file.read_text())
+        metrics_file = status_file.with_name("metrics.json")
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
+        results[status["experiment"]] = (status["status"], metrics)
+    return results
+
+
+def test_imdb_sequence_experiments(tmp_path):
+    data = write_imdb_npz(tmp_path / "imdb.npz", n_train=400, n_test=100)
+    result = run_dlbook(
+        "train",
+        "-m",
+        f"experiment={','.join(IMDB_SEQUENCE_EXPERIMENTS)}",
+        "debug=fast",
+        f"dataset.path={data}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = sweep_results(tmp_path)
+    assert set(results) == set(IMDB_SEQUENCE_EXPERIMENTS)
+    for experiment, (status, metrics) in results.items():
+        assert status == "completed", experiment
+        assert {"accuracy", "accuracy_epoch"} <= set(metrics["val"]), experiment
+        assert metrics["reference"]["metric"] == "val.accuracy"
+
+
+def test_jena_experiments_report_mae_normalised_and_in_celsius(tmp_path):
+    data = write_jena_csv(tmp_path / "jena_climate_2009_2016.csv", rows=12_000)
+    result = run_dlbook(
+        "train",
+        "-m",
+        f"experiment={','.join(JENA_EXPERIMENTS)}",
+        "debug=fast",
+        f"dataset.path={data}",
+        *SMALL_JENA,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = sweep_results(tmp_path)
+    assert set(results) == set(JENA_EXPERIMENTS)
+    for experiment, (status, metrics) in results.items():
+        assert status == "completed", experiment
+        assert metrics["val"]["loss_celsius"] > 0, experiment
+        assert metrics["test"]["loss_celsius"] > 0, experiment
+    _, baseline = results["jena_baseline"]
+    # No training: the baseline's validation score is its test-style evaluation, in both units.
+    assert "loss_epoch" not in baseline["val"]
+    ratio = baseline["val"]["loss_celsius"] / baseline["val"]["loss"]
+    assert ratio == pytest.approx(baseline["test"]["loss_celsius"] / baseline["test"]["loss"])
+
+
+def test_glove_and_no_glove_on_raw_text(tmp_path):
+    aclimdb = write_aclimdb(tmp_path / "text", per_class=30)
+    glove = tmp_path / "glove.6B.100d.txt"
+    write_glove(glove, ["good", "bad", "movie", "film", "great", "awful", "the"], dimension=100)
+    result = run_dlbook(
+        "train",
+        "-m",
+        "experiment=imdb_glove,imdb_no_glove",
+        "debug=fast",
+        f"dataset.path={aclimdb}",
+        "++dataset.training_samples=20",
+        "++dataset.validation_samples=20",
+        f"++embedding.glove.path={glove}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = sweep_results(tmp_path)
+    assert {name: status for name, (status, _) in results.items()} == {
+        "imdb_glove": "completed",
+        "imdb_no_glove": "completed",
+    }
+    assert "accuracy" in results["imdb_glove"][1]["test"]
