@@ -1,0 +1,54 @@
+"""Chapter 5 experiments end to end on generated image folders, with debug=fast and small images."""
+
+from __future__ import annotations
+
+import json
+
+from cli_runner import run_dlbook
+from fake_images import write_kaggle_train
+
+END_TO_END_EXPERIMENTS = ["cats_vs_dogs_scratch", "cats_vs_dogs_augmented", "vgg16_augmented", "vgg16_finetune"]
+IMAGE_EXPERIMENTS = [*END_TO_END_EXPERIMENTS, "vgg16_features"]
+
+
+def test_cats_vs_dogs_experiments_from_a_kaggle_style_folder(tmp_path):
+    # Kaggle's layout: cat.N.jpg / dog.N.jpg in one folder; the book's split needs numbers 0-1999.
+    kaggle = write_kaggle_train(tmp_path / "train", per_class=2000, size=(50, 50))
+    # weights=null: random VGG16 weights (no download); 48x48 images, the smallest the 5.2 convnet takes.
+    end_to_end = run_dlbook(
+        "train",
+        "-m",
+        f"experiment={','.join(END_TO_END_EXPERIMENTS)}",
+        "debug=fast",
+        f"dataset.path={kaggle}",
+        "++weights=null",
+        "++dataset.image_size=[48,48]",
+        cwd=tmp_path,
+    )
+    assert end_to_end.returncode == 0, end_to_end.stderr[-3000:]
+    features = run_dlbook(
+        "train",
+        "-m",
+        "experiment=vgg16_features",
+        "debug=fast",
+        f"dataset.path={kaggle}",
+        "weights=null",
+        "dataset.images.image_size=[32,32]",
+        "dataset.base.input_shape=[32,32,3]",
+        cwd=tmp_path,
+    )
+    assert features.returncode == 0, features.stderr[-3000:]
+    results = {}
+    for status_file in (tmp_path / "outputs" / "multirun").rglob("status.json"):
+        status = json.loads(status_file.read_text())
+        metrics = json.loads(status_file.with_name("metrics.json").read_text())
+        results[status["experiment"]] = (status["status"], metrics)
+    assert set(results) == set(IMAGE_EXPERIMENTS)
+    for experiment, (status, metrics) in results.items():
+        assert status == "completed", experiment
+        assert "accuracy" in metrics["val"] and "accuracy" in metrics["test"], experiment
+    # The book's split was built once into the cache, with its exact file ranges.
+    split = tmp_path / "keras_home" / "datasets" / "cats_and_dogs_small"
+    assert len(list((split / "train" / "cats").iterdir())) == 1000
+    assert len(list((split / "validation" / "dogs").iterdir())) == 500
+    assert (split / "test" / "cats" / "cat.1500.jpg").exists()
