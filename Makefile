@@ -37,7 +37,7 @@ tensorboard: $(STAMP) ## Serve TensorBoard for every run under outputs/ on 127.0
 
 bench: $(STAMP) ## Benchmarks (minutes): writes bench/results/*.json and bench/results.md
 	$(BIN)/python bench/image_pipeline.py
-	$(BIN)/python bench/mnist_convnet.py
+	$(BIN)/python bench/runner_overhead.py
 	$(BIN)/python bench/jena_windows.py
 	$(BIN)/python bench/report.py
 

@@ -49,3 +49,12 @@ def test_models_have_the_books_parameter_counts(experiment, shape_and_count):
     cfg = compose_train_config(f"experiment={experiment}")
     model = instantiate(cfg.model)(input_shape=input_shape)
     assert model.count_params() == parameters
+
+
+def test_imdb_conv1d_defaults_to_a_sigmoid_and_keeps_the_books_exact_variant():
+    correct = instantiate(compose_train_config("experiment=imdb_conv1d").model)(input_shape=(500,))
+    book = instantiate(compose_train_config("experiment=imdb_conv1d", "output_activation=null").model)(
+        input_shape=(500,)
+    )
+    assert correct.layers[-1].activation.__name__ == "sigmoid"
+    assert book.layers[-1].activation.__name__ == "linear"
