@@ -27,6 +27,14 @@ def _optional_positive_int(value: Any) -> bool:
     return value is None or _positive_int(value)
 
 
+def _strings(value: Any) -> bool:
+    return isinstance(value, (list, ListConfig)) and all(isinstance(item, str) for item in value)
+
+
+def _named_strings(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(item, str) for item in value.values())
+
+
 def _positive_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
@@ -67,7 +75,7 @@ def check_config(cfg: DictConfig) -> None:
         if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
             continue
         value = OmegaConf.select(cfg, key)
-        if isinstance(value, DictConfig):
+        if isinstance(value, (DictConfig, ListConfig)):
             value = OmegaConf.to_container(value)
         if not valid(value):
             raise ConfigError(f"{key}={value!r} is not valid: expected {expected}, e.g. `dlbook train {example}`.")

@@ -52,10 +52,13 @@ class Trainer:
     def compile(self, model, optimizer_overrides: dict[str, Any] | None = None) -> None:
         """The book's ``model.compile``: optimizer from ``cfg.optimizer`` (with overrides), loss, metrics."""
         optimizer_cfg = OmegaConf.merge(self.cfg.optimizer, optimizer_overrides or {})
+        loss_weights = self.settings.get("loss_weights")
         model.compile(
             optimizer=instantiate(optimizer_cfg),
-            loss=self.settings.loss,
-            metrics=OmegaConf.to_container(self.settings.metrics),
+            # A name, or per-output names / metric lists for models with several outputs (book 7.1.3).
+            loss=_plain(self.settings.loss),
+            loss_weights=_plain(loss_weights),
+            metrics=_plain(self.settings.metrics),
             steps_per_execution=self.settings.steps_per_execution,
         )
 
@@ -150,6 +153,10 @@ class Trainer:
     def evaluate(self, model, examples: Examples) -> dict[str, float]:
         """Loss and metrics of ``model`` on ``examples`` (Keras' ``model.evaluate``)."""
         return evaluate_model(model, examples, self.data, self.settings)
+
+
+def _plain(value):
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
 def pipeline(

@@ -60,31 +60,45 @@ class RaggedSequences:
         return [self[i].tolist() for i in range(len(self))]
 
 
-Features = np.ndarray | RaggedSequences
+# One array (or ragged sequences), or named arrays for models with several inputs or outputs.
+Features = np.ndarray | RaggedSequences | dict[str, np.ndarray]
+Targets = np.ndarray | dict[str, np.ndarray]
+
+
+def _length(values) -> int:
+    return len(next(iter(values.values()))) if isinstance(values, dict) else len(values)
+
+
+def _take(values, indices: np.ndarray):
+    if isinstance(values, dict):
+        return {name: _take(array, indices) for name, array in values.items()}
+    if isinstance(values, RaggedSequences):
+        return values.take(indices)
+    return values[indices]
 
 
 @dataclass(frozen=True)
 class Examples:
-    """Features and targets of one split, row-aligned."""
+    """Features and targets of one split, row-aligned (dicts for named model inputs / outputs)."""
 
     features: Features
-    targets: np.ndarray
+    targets: Targets
 
     def __post_init__(self) -> None:
-        if len(self.features) != len(self.targets):
-            raise ValueError(f"features and targets differ in length: {len(self.features)} != {len(self.targets)}")
+        lengths = {_length(self.features), _length(self.targets)}
+        for values in (self.features, self.targets):
+            if isinstance(values, dict):
+                lengths |= {len(array) for array in values.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"features and targets differ in length: {sorted(lengths)}")
 
     def __len__(self) -> int:
-        return len(self.targets)
+        return _length(self.targets)
 
     def take(self, indices: np.ndarray) -> Examples:
         """The examples at ``indices`` (a copy), e.g. a validation slice or the folds of k-fold."""
         indices = np.asarray(indices, dtype=np.int64)
-        if isinstance(self.features, RaggedSequences):
-            features: Features = self.features.take(indices)
-        else:
-            features = self.features[indices]
-        return Examples(features, self.targets[indices])
+        return Examples(_take(self.features, indices), _take(self.targets, indices))
 
 
 @dataclass

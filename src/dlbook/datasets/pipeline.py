@@ -30,24 +30,30 @@ def to_tf_dataset(
     """
     import tensorflow as tf
 
-    if isinstance(examples.features, RaggedSequences):
-        features = tf.RaggedTensor.from_row_splits(
-            tf.constant(examples.features.values), tf.constant(examples.features.row_splits)
-        )
-    else:
-        features = tf.constant(examples.features)
-    targets = tf.constant(examples.targets)
+    features = _resident(examples.features)
+    targets = _resident(examples.targets)
 
     def gather(indices):
-        batch = tf.gather(features, indices)
+        batch = tf.nest.map_structure(lambda values: tf.gather(values, indices), features)
         if encode is not None:
             batch = encode(batch)
             if input_shape is not None:
                 batch = tf.ensure_shape(batch, (None, *input_shape))
-        return batch, tf.gather(targets, indices)
+        return batch, tf.nest.map_structure(lambda values: tf.gather(values, indices), targets)
 
     dataset = tf.data.Dataset.range(len(examples))
     if shuffle:
         dataset = dataset.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _resident(values):
+    """Tensors holding ``values``: one tensor, a ragged tensor, or a dict of them (named inputs / outputs)."""
+    import tensorflow as tf
+
+    if isinstance(values, dict):
+        return {name: _resident(array) for name, array in values.items()}
+    if isinstance(values, RaggedSequences):
+        return tf.RaggedTensor.from_row_splits(tf.constant(values.values), tf.constant(values.row_splits))
+    return tf.constant(values)
