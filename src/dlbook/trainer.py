@@ -122,6 +122,10 @@ class Trainer:
             validation_data = pipeline(validation, self.data, self.settings, batch_size, shuffle=False)
         timer = epoch_timer()
         callbacks = [timer, *build_callbacks(self.cfg.callbacks, phase)]
+        for callback in callbacks:
+            # Callbacks that look at validation data (the book's ActivationLogger) get this fit's pipeline.
+            if validation_data is not None and hasattr(callback, "set_validation_data"):
+                callback.set_validation_data(validation_data)
         if self.settings.progress != "none":
             callbacks.append(progress_bar(self.settings.progress, phase, epochs))
         log.info(
