@@ -16,6 +16,7 @@ COMMANDS = {
     "train": "train an experiment (default: boston_housing, offline) and write a run directory",
     "evaluate": "reload a run's model.keras and evaluate it on the test split: evaluate run=<run dir>",
     "visualize": "draw what a convnet learned (book 5.4): visualize run=<run dir> method=activations|filters|gradcam",
+    "ensemble": "average finished runs' predictions (book 7.3.3): ensemble runs=[<run dir>,<run dir>] [weights=[...]]",
 }
 
 
@@ -70,6 +71,20 @@ def _check_evaluate_arguments(arguments: list[str]) -> str | None:
     return None
 
 
+def _check_ensemble_arguments(arguments: list[str]) -> str | None:
+    """An error message when `ensemble` gets no runs to average."""
+    if any(
+        argument in ("--help", "-h", "--hydra-help", "--info") or argument.startswith("--cfg") for argument in arguments
+    ):
+        return None
+    if not any(argument.startswith("runs=") for argument in arguments):
+        return (
+            "dlbook ensemble needs the runs to average: dlbook ensemble runs=[<run dir>,<run dir>] "
+            "(optionally weights=[0.6,0.4])."
+        )
+    return None
+
+
 def run_hydra(command: str, arguments: list[str]) -> None:
     """Hand the arguments to Hydra with the primary config `<command>.yaml` from dlbook's conf/."""
     import hydra
@@ -80,6 +95,8 @@ def run_hydra(command: str, arguments: list[str]) -> None:
         from dlbook.train import train as task_function
     elif command == "evaluate":
         from dlbook.evaluate import evaluate as task_function
+    elif command == "ensemble":
+        from dlbook.ensemble import ensemble as task_function
     else:
         # Importing it registers the resolver that names its output folder, before Hydra composes.
         from dlbook.visualization.command import visualize as task_function
@@ -102,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if command == "evaluate":
-        problem = _check_evaluate_arguments(rest)
+    if command in ("evaluate", "ensemble"):
+        problem = _check_evaluate_arguments(rest) if command == "evaluate" else _check_ensemble_arguments(rest)
         if problem:
             print(f"dlbook: error: {problem}", file=sys.stderr)
             return 2

@@ -123,9 +123,12 @@ class Trainer:
         timer = epoch_timer()
         callbacks = [timer, *build_callbacks(self.cfg.callbacks, phase)]
         for callback in callbacks:
-            # Callbacks that look at validation data (the book's ActivationLogger) get this fit's pipeline.
+            # Callbacks that look at validation data (the book's ActivationLogger) get this fit's pipeline;
+            # those that label things with the dataset's vocabulary (the embedding projector) get the data.
             if validation_data is not None and hasattr(callback, "set_validation_data"):
                 callback.set_validation_data(validation_data)
+            if hasattr(callback, "set_data"):
+                callback.set_data(self.data)
         if self.settings.progress != "none":
             callbacks.append(progress_bar(self.settings.progress, phase, epochs))
         log.info(
