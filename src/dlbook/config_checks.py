@@ -56,13 +56,16 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "trainer.progress=epochs",
     ),
     "trainer.loss": (
-        lambda v: isinstance(v, str) and bool(v),
-        "a Keras loss name",
+        lambda v: (isinstance(v, str) and bool(v)) or _named_strings(v),
+        "a Keras loss name (or one per output: {age: mse, gender: binary_crossentropy})",
         "trainer.loss=binary_crossentropy",
     ),
     "trainer.metrics": (
-        lambda v: isinstance(v, (list, ListConfig)) and all(isinstance(m, str) for m in v),
-        "a list of Keras metric names",
+        lambda v: (
+            (isinstance(v, (list, ListConfig)) and all(isinstance(m, str) or _strings(m) for m in v))
+            or (isinstance(v, dict) and all(isinstance(m, str) or _strings(m) for m in v.values()))
+        ),
+        "a list of Keras metric names (or one list per output: [[mae], [accuracy]])",
         "trainer.metrics=[accuracy]",
     ),
     "optimizer.learning_rate": (_positive_number, "a positive number", "optimizer.learning_rate=1e-3"),

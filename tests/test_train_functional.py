@@ -1,0 +1,48 @@
+"""Chapter 7 experiments (functional models on generated data) end to end: one `dlbook train -m` sweep."""
+
+from __future__ import annotations
+
+import json
+
+from cli_runner import run_dlbook
+
+CHAPTER_7_EXPERIMENTS = [
+    "qa_two_inputs",
+    "multi_output",
+    "inception_block",
+    "residual_block",
+    "siamese_lstm",
+    "separable_convnet",
+]
+# Smaller generated datasets; `++` because Hydra checks a sweep's overrides against the default
+# experiment (Boston housing), whose dataset has no such keys.
+SMALL_DATA = ["++dataset.train_samples=200", "++dataset.test_samples=40"]
+
+
+def sweep_results(workdir):
+    """{experiment: (status, metrics)} for every job of the sweep under workdir/outputs."""
+    results = {}
+    for status_file in (workdir / "outputs" / "multirun").rglob("status.json"):
+        status = json.loads(status_file.read_text())
+        metrics_file = status_file.with_name("metrics.json")
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
+        results[status["experiment"]] = (status["status"], metrics)
+    return results
+
+
+def test_chapter_7_experiments(tmp_path):
+    result = run_dlbook(
+        "train", "-m", f"experiment={','.join(CHAPTER_7_EXPERIMENTS)}", "debug=fast", *SMALL_DATA, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = sweep_results(tmp_path)
+    assert set(results) == set(CHAPTER_7_EXPERIMENTS)
+    for experiment, (status, metrics) in results.items():
+        assert status == "completed", experiment
+        assert "loss" in metrics["test"], experiment
+    _, multi_output = results["multi_output"]
+    # Keras names each output's metrics after its node: one entry per head and metric.
+    assert {"age_mae", "income_accuracy", "gender_accuracy", "age_loss", "income_loss", "gender_loss"} <= set(
+        multi_output["val"]
+    )
+    assert multi_output["reference"]["metric"] == "val.gender_accuracy"
