@@ -42,10 +42,11 @@ def train(cfg: DictConfig) -> float | None:
         )
         trainer = Trainer(cfg, data)
         result = instantiate(cfg.task)(trainer)
-        result.model.save(run.file(MODEL_FILE))
-        from dlbook.model_plot import plot_model_png
+        if result.model is not None:  # tasks that only produce images or text may have no model to keep
+            result.model.save(run.file(MODEL_FILE))
+            from dlbook.model_plot import plot_model_png
 
-        log.info("model diagram: %s", plot_model_png(result.model, run.file("model.png")))
+            log.info("model diagram: %s", plot_model_png(result.model, run.file("model.png")))
         metrics = {"data": data.source, **result.metrics}
         if data.info.get("target_std") and data.info.get("target_unit"):
             from dlbook.tasks.summaries import add_target_units

@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass
 class TaskResult:
-    """The model to save as model.keras and the metrics for metrics.json (without the verdict)."""
+    """The model to save as model.keras (None: nothing to keep) and the metrics for metrics.json."""
 
     model: Any
     metrics: dict[str, Any] = field(default_factory=dict)
