@@ -29,3 +29,13 @@ def run_dirs(output_dir: Path, experiment: str) -> list[Path]:
 
 def read(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def sweep_results(workdir: Path) -> dict:
+    """{experiment: (status, metrics or None)} for every job of the sweeps under workdir/outputs/multirun."""
+    results = {}
+    for status_file in (workdir / "outputs" / "multirun").rglob("status.json"):
+        status = read(status_file)
+        metrics_file = status_file.with_name("metrics.json")
+        results[status["experiment"]] = (status["status"], read(metrics_file) if metrics_file.exists() else None)
+    return results

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from cli_runner import run_dlbook
+from cli_runner import run_dlbook, sweep_results
 
 CHAPTER_7_EXPERIMENTS = [
     "qa_two_inputs",
@@ -17,17 +15,6 @@ CHAPTER_7_EXPERIMENTS = [
 # Smaller generated datasets; `++` because Hydra checks a sweep's overrides against the default
 # experiment (Boston housing), whose dataset has no such keys.
 SMALL_DATA = ["++dataset.train_samples=200", "++dataset.test_samples=40"]
-
-
-def sweep_results(workdir):
-    """{experiment: (status, metrics)} for every job of the sweep under workdir/outputs."""
-    results = {}
-    for status_file in (workdir / "outputs" / "multirun").rglob("status.json"):
-        status = json.loads(status_file.read_text())
-        metrics_file = status_file.with_name("metrics.json")
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
-        results[status["experiment"]] = (status["status"], metrics)
-    return results
 
 
 def test_chapter_7_experiments(tmp_path):

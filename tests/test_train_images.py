@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from cli_runner import run_dlbook
+from cli_runner import run_dlbook, sweep_results
 from fake_images import write_kaggle_train
 
 END_TO_END_EXPERIMENTS = ["cats_vs_dogs_scratch", "cats_vs_dogs_augmented", "vgg16_augmented", "vgg16_finetune"]
@@ -38,11 +36,7 @@ def test_cats_vs_dogs_experiments_from_a_kaggle_style_folder(tmp_path):
         cwd=tmp_path,
     )
     assert features.returncode == 0, features.stderr[-3000:]
-    results = {}
-    for status_file in (tmp_path / "outputs" / "multirun").rglob("status.json"):
-        status = json.loads(status_file.read_text())
-        metrics = json.loads(status_file.with_name("metrics.json").read_text())
-        results[status["experiment"]] = (status["status"], metrics)
+    results = sweep_results(tmp_path)
     assert set(results) == set(IMAGE_EXPERIMENTS)
     for experiment, (status, metrics) in results.items():
         assert status == "completed", experiment

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from cli_runner import run_dlbook
+from cli_runner import run_dlbook, sweep_results
 from fake_text import write_aclimdb, write_glove, write_jena_csv
 from fakes import write_imdb_npz
 
@@ -39,17 +37,6 @@ SMALL_JENA = [
     "++dataset.test_rows=[9001,null]",
     "++dataset.normalize_rows=6000",
 ]
-
-
-def sweep_results(workdir):
-    """{experiment: (status, metrics)} for every job of the sweeps under workdir/outputs."""
-    results = {}
-    for status_file in (workdir / "outputs" / "multirun").rglob("status.json"):
-        status = json.loads(status_file.read_text())
-        metrics_file = status_file.with_name("metrics.json")
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
-        results[status["experiment"]] = (status["status"], metrics)
-    return results
 
 
 def test_imdb_sequence_experiments(tmp_path):
