@@ -17,6 +17,7 @@ COMMANDS = {
     "evaluate": "reload a run's model.keras and evaluate it on the test split: evaluate run=<run dir>",
     "visualize": "draw what a convnet learned (book 5.4): visualize run=<run dir> method=activations|filters|gradcam",
     "ensemble": "average finished runs' predictions (book 7.3.3): ensemble runs=[<run dir>,<run dir>] [weights=[...]]",
+    "generate": "write text with a trained text-generation run (book 8.1): generate run=<run dir> [temperature=0.5]",
 }
 
 
@@ -47,22 +48,20 @@ def overview() -> str:
         "  dlbook train --help                            # config groups and the composed config",
         "  dlbook evaluate run=outputs/imdb/2026-11-26_16-02-11_123456",
         "  dlbook visualize run=outputs/cats_vs_dogs_augmented/<timestamp> method=activations",
+        "  dlbook generate run=outputs/text_generation/<timestamp> temperature=0.5",
     ]
     return "\n".join(lines)
 
 
-def _check_evaluate_arguments(arguments: list[str]) -> str | None:
-    """An error message when `evaluate` gets no existing run directory (before Hydra would create one)."""
+def _check_run_argument(command: str, arguments: list[str]) -> str | None:
+    """An error message when `evaluate` or `generate` gets no existing run directory (before Hydra would create one)."""
     if any(
         argument in ("--help", "-h", "--hydra-help", "--info") or argument.startswith("--cfg") for argument in arguments
     ):
         return None
     runs = [argument.split("=", 1)[1] for argument in arguments if argument.startswith("run=")]
     if not runs:
-        return (
-            "dlbook evaluate needs the run to evaluate: dlbook evaluate run=<run directory>, "
-            "e.g. run=outputs/imdb/<timestamp>."
-        )
+        return f"dlbook {command} needs a run: dlbook {command} run=<run directory>, e.g. run=outputs/imdb/<timestamp>."
     if not Path(runs[-1]).is_dir():
         return (
             f"run={runs[-1]} is not valid: no such directory. "
@@ -97,6 +96,8 @@ def run_hydra(command: str, arguments: list[str]) -> None:
         from dlbook.evaluate import evaluate as task_function
     elif command == "ensemble":
         from dlbook.ensemble import ensemble as task_function
+    elif command == "generate":
+        from dlbook.generation import generate as task_function
     else:
         # Importing it registers the resolver that names its output folder, before Hydra composes.
         from dlbook.visualization.command import visualize as task_function
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if command in ("evaluate", "ensemble"):
-        problem = _check_evaluate_arguments(rest) if command == "evaluate" else _check_ensemble_arguments(rest)
+    if command in ("evaluate", "generate", "ensemble"):
+        problem = _check_ensemble_arguments(rest) if command == "ensemble" else _check_run_argument(command, rest)
         if problem:
             print(f"dlbook: error: {problem}", file=sys.stderr)
             return 2
