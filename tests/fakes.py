@@ -11,6 +11,9 @@ import contextlib
 import functools
 import http.server
 import inspect
+import io
+import pickle
+import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +142,41 @@ def serve_directory(directory: Path) -> Iterator[tuple[str, list[str]]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# CIFAR-10 (python version): cifar-10-batches-py/data_batch_1..5 and test_batch, pickled dicts.
+PER_BATCH = 20  # images per fake batch: 100 training and 20 test images
+
+
+def _batch(index: int, count: int = PER_BATCH) -> dict:
+    """A batch dict as CIFAR-10 has it: bytes keys, uint8 (n, 3072) data, a list of labels."""
+    labels = [(index + row) % 10 for row in range(count)]
+    # Every pixel of an image holds its label (red plane) and 100 + label (green) so order can be checked.
+    data = np.zeros((count, 3, 32 * 32), dtype=np.uint8)
+    data[:, 0] = np.array(labels, dtype=np.uint8)[:, None]
+    data[:, 1] = 100 + np.array(labels, dtype=np.uint8)[:, None]
+    return {
+        b"batch_label": f"batch {index}".encode(),
+        b"labels": labels,
+        b"data": data.reshape(count, 3072),
+        b"filenames": [f"img_{index}_{row}.png".encode() for row in range(count)],
+    }
+
+
+def _add(archive: tarfile.TarFile, name: str, payload: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(payload)
+    archive.addfile(info, io.BytesIO(payload))
+
+
+def write_cifar_archive(path: Path, replace: dict[str, bytes] | None = None, extra: dict[str, bytes] | None = None):
+    """cifar-10-python.tar.gz with data_batch_1..5 and test_batch (protocol-2 pickles, as Keras' file)."""
+    members = {f"cifar-10-batches-py/data_batch_{i}": pickle.dumps(_batch(i), protocol=2) for i in range(1, 6)}
+    members["cifar-10-batches-py/test_batch"] = pickle.dumps(_batch(0), protocol=2)
+    members["cifar-10-batches-py/batches.meta"] = pickle.dumps({b"label_names": [b"airplane"]}, protocol=2)
+    members.update(replace or {})
+    members.update(extra or {})
+    with tarfile.open(path, "w:gz") as archive:
+        for name, payload in members.items():
+            _add(archive, name, payload)
+    return path

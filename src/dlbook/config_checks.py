@@ -56,8 +56,9 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "trainer.progress=epochs",
     ),
     "trainer.loss": (
-        lambda v: (isinstance(v, str) and bool(v)) or _named_strings(v),
-        "a Keras loss name (or one per output: {age: mse, gender: binary_crossentropy})",
+        lambda v: v is None or (isinstance(v, str) and bool(v)) or _named_strings(v),
+        "a Keras loss name, one per output ({age: mse, gender: binary_crossentropy}), or null for models "
+        "that compute their own loss (vae, dcgan)",
         "trainer.loss=binary_crossentropy",
     ),
     "trainer.metrics": (
