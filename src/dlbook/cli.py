@@ -37,7 +37,7 @@ def overview() -> str:
     entries = catalog()
     width = max((len(entry.name) for entry in entries), default=10)
     for entry in entries:
-        reference = f"  [book: {entry.metric} {entry.book_value}]" if entry.metric else ""
+        reference = f"  [book: {entry.metric} {entry.book_value}]" if entry.book_value is not None else ""
         lines.append(f"  {entry.name:<{width}}  {entry.section:<5} {entry.title}{reference}")
     lines += [
         "",
