@@ -39,6 +39,7 @@ bench: $(STAMP) ## Benchmarks (minutes): writes bench/results/*.json and bench/r
 	$(BIN)/python bench/image_pipeline.py
 	$(BIN)/python bench/runner_overhead.py
 	$(BIN)/python bench/jena_windows.py
+	$(BIN)/python bench/speed_features.py
 	$(BIN)/python bench/report.py
 
 lint: $(STAMP) ## Check style with ruff

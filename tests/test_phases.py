@@ -123,34 +123,3 @@ def test_phases_train_in_turn_with_their_own_optimizer_and_carry_weights(tmp_pat
     assert model.layers[0].trainable
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-5)
     assert not np.array_equal(model.layers[0].get_weights()[0], conv_before)
-
-
-def test_init_from_continues_from_a_finished_runs_model(tmp_path):
-    cfg = compose_train_config("experiment=mnist_convnet", f"hydra.run.dir={tmp_path}")
-    rng = np.random.default_rng(0)
-    examples = Examples(
-        rng.random((8, 28, 28, 1), dtype=np.float32), np.eye(10, dtype=np.float32)[rng.integers(0, 10, 8)]
-    )
-    data = DataSplits(train=examples, test=examples, input_shape=(28, 28, 1), source="test")
-    finished = Trainer(cfg, data).new_model()
-    run_dir = tmp_path / "finished_run"
-    run_dir.mkdir()
-    finished.save(run_dir / "model.keras")
-
-    OmegaConf.update(cfg, "trainer.init_from", str(run_dir))
-    continued = Trainer(cfg, data).new_model()
-    for before, after in zip(finished.get_weights(), continued.get_weights(), strict=True):
-        np.testing.assert_array_equal(before, after)
-    assert continued.optimizer is not None  # compiled with the run's optimizer settings, ready to fit
-
-
-def test_init_from_a_directory_without_a_model_names_the_key(tmp_path):
-    cfg = compose_train_config("experiment=mnist_convnet", f"trainer.init_from={tmp_path}", f"hydra.run.dir={tmp_path}")
-    data = DataSplits(
-        train=Examples(np.zeros((1, 28, 28, 1), np.float32), np.zeros((1, 10), np.float32)),
-        test=Examples(np.zeros((1, 28, 28, 1), np.float32), np.zeros((1, 10), np.float32)),
-        input_shape=(28, 28, 1),
-        source="test",
-    )
-    with pytest.raises(ConfigError, match="trainer.init_from=.*has no model.keras"):
-        Trainer(cfg, data).new_model()

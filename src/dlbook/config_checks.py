@@ -47,6 +47,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     "trainer.batch_size": (_positive_int, "a positive integer", "trainer.batch_size=512"),
     "trainer.eval_batch_size": (_positive_int, "a positive integer", "trainer.eval_batch_size=512"),
     "trainer.steps_per_execution": (_positive_int, "a positive integer", "trainer.steps_per_execution=1"),
+    "trainer.jit_compile": (lambda v: v in ("auto", True, False), "auto, true or false", "trainer.jit_compile=auto"),
     "trainer.steps_per_epoch": (_optional_positive_int, "null or a positive integer", "trainer.steps_per_epoch=100"),
     "trainer.max_epochs": (_optional_positive_int, "null or a positive integer", "trainer.max_epochs=1"),
     "trainer.max_steps": (_optional_positive_int, "null or a positive integer", "trainer.max_steps=3"),

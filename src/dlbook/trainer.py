@@ -38,6 +38,7 @@ class Trainer:
 
     def new_model(self):
         """A freshly initialised model (or ``trainer.init_from``'s saved one), compiled with a fresh optimizer."""
+        _set_precision(self.settings.get("mixed_precision"))
         if self.settings.init_from:
             model = load_run_model(self.settings.init_from)
         else:
@@ -60,6 +61,7 @@ class Trainer:
             loss_weights=_plain(loss_weights),
             metrics=_plain(self.settings.metrics),
             steps_per_execution=self.settings.steps_per_execution,
+            jit_compile=self.settings.get("jit_compile", "auto"),
         )
 
     def fit_phases(self, model, train: Examples, validation: Examples | None, *, batch_size: int):
@@ -160,6 +162,23 @@ class Trainer:
     def evaluate(self, model, examples: Examples) -> dict[str, float]:
         """Loss and metrics of ``model`` on ``examples`` (Keras' ``model.evaluate``)."""
         return evaluate_model(model, examples, self.data, self.settings)
+
+
+PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")
+
+
+def _set_precision(policy: str | None) -> None:
+    """Keras' global dtype policy for the models built next: float32 (null) or a mixed-precision policy."""
+    import keras
+
+    if policy not in PRECISION_POLICIES:
+        from dlbook.errors import ConfigError
+
+        raise ConfigError(
+            f"trainer.mixed_precision={policy} is not valid: null (float32), mixed_float16 (GPUs) or "
+            "mixed_bfloat16 (CPUs and TPUs with bfloat16 support)."
+        )
+    keras.mixed_precision.set_global_policy(policy or "float32")
 
 
 def _plain(value):
