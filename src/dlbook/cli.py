@@ -18,6 +18,7 @@ COMMANDS = {
     "visualize": "draw what a convnet learned (book 5.4): visualize run=<run dir> method=activations|filters|gradcam",
     "ensemble": "average finished runs' predictions (book 7.3.3): ensemble runs=[<run dir>,<run dir>] [weights=[...]]",
     "generate": "write text with a trained text-generation run (book 8.1): generate run=<run dir> [temperature=0.5]",
+    "reproduce": "run catalogue experiments, write reproduction.md: reproduce [experiments=[imdb]] [quick=true]",
 }
 
 
@@ -98,6 +99,8 @@ def run_hydra(command: str, arguments: list[str]) -> None:
         from dlbook.ensemble import ensemble as task_function
     elif command == "generate":
         from dlbook.generation import generate as task_function
+    elif command == "reproduce":
+        from dlbook.reproduce import reproduce as task_function
     else:
         # Importing it registers the resolver that names its output folder, before Hydra composes.
         from dlbook.visualization.command import visualize as task_function
