@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import io
 import logging
-import pickle
 import tarfile
 from pathlib import Path, PurePosixPath
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from dlbook.datasets.download import fetch
 from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.datasets.safe_npz import _ALLOWED_GLOBALS
+from dlbook.datasets.safe_npz import ARRAY_GLOBALS, RestrictedUnpickler
 from dlbook.errors import ConfigError, DatasetFormatError
 
 log = logging.getLogger("dlbook")
@@ -44,32 +43,14 @@ def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -
     return codecs.encode(text, "latin1")
 
 
-_ALLOWED = {**_ALLOWED_GLOBALS, ("_codecs", "encode"): _latin1_encode}
-
-
-class _BatchUnpickler(pickle.Unpickler):
-    """Unpickles NumPy arrays and plain Python data (dicts, lists, bytes, ints), nothing else."""
-
-    def __init__(self, stream, source: str) -> None:
-        # encoding="bytes", as keras.datasets.cifar10: the Python 2 strings stay bytes (keys b"data").
-        super().__init__(stream, encoding="bytes")
-        self._source = source
-
-    def find_class(self, module: str, name: str) -> object:
-        allowed = _ALLOWED.get((module, name))
-        if allowed is None:
-            raise DatasetFormatError(
-                f"refusing to unpickle {module}.{name} from {self._source}: a CIFAR-10 batch may only hold "
-                "NumPy arrays and plain data. The file is corrupted or was tampered with; delete it and "
-                "download it again."
-            )
-        return allowed
+_ALLOWED = {**ARRAY_GLOBALS, ("_codecs", "encode"): _latin1_encode}
 
 
 def read_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (n, 32, 32, 3), labels int32 (n,)) of one pickled batch."""
     try:
-        batch = _BatchUnpickler(io.BytesIO(raw), source).load()
+        # encoding="bytes", as keras.datasets.cifar10: the Python 2 strings stay bytes (keys b"data").
+        batch = RestrictedUnpickler(io.BytesIO(raw), source, _ALLOWED, encoding="bytes", what="a CIFAR-10 batch").load()
     except DatasetFormatError:
         raise
     except Exception as error:

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - older NumPy
 # The globals a pickled object array (of lists, ints, NumPy scalars) refers to. Both spellings of
 # the multiarray module are accepted (files written by NumPy 1.x say numpy.core, by 2.x
 # numpy._core) and resolved here directly, without importing the deprecated numpy.core alias.
-_ALLOWED_GLOBALS = {
+ARRAY_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): _multiarray._reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
     ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
@@ -36,21 +36,29 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class _ArrayOnlyUnpickler(pickle.Unpickler):
-    """Unpickles NumPy arrays and plain Python data (lists, ints, floats), nothing else."""
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles only the globals in ``allowed`` (NumPy array reconstruction by default) and plain data.
 
-    def __init__(self, stream: io.BufferedIOBase, source: str) -> None:
-        # latin1 is what NumPy uses for pickles written by Python 2 (the original Keras files).
-        super().__init__(stream, encoding="latin1")
+    Anything else (a pickle naming ``os.system``, say) raises DatasetFormatError naming ``source``;
+    nothing from the file runs. ``encoding`` decodes Python 2 strings ("latin1" as NumPy does,
+    "bytes" to keep them bytes as Keras' CIFAR-10 loader does).
+    """
+
+    def __init__(
+        self, stream, source: str, allowed=None, encoding: str = "latin1", what: str = "a dataset file"
+    ) -> None:
+        super().__init__(stream, encoding=encoding)
         self._source = source
+        self._allowed = ARRAY_GLOBALS if allowed is None else allowed
+        self._what = what
 
     def find_class(self, module: str, name: str) -> object:
-        allowed = _ALLOWED_GLOBALS.get((module, name))
+        allowed = self._allowed.get((module, name))
         if allowed is None:
             raise DatasetFormatError(
-                f"refusing to unpickle {module}.{name} from {self._source}: a dataset file may only "
-                "contain NumPy arrays. The file is corrupted or was tampered with; delete it and "
-                "download it again."
+                f"refusing to unpickle {module}.{name} from {self._source}: {self._what} may only "
+                "contain NumPy arrays and plain data. The file is corrupted or was tampered with; delete it "
+                "and download it again."
             )
         return allowed
 
@@ -107,7 +115,7 @@ def _read_member(buffer: io.BytesIO, source: str) -> np.ndarray:
 
     # An object array is stored as one pickle of the whole array, right after the header.
     try:
-        array = _ArrayOnlyUnpickler(buffer, source).load()
+        array = RestrictedUnpickler(buffer, source).load()
     except DatasetFormatError:
         raise
     except Exception as error:
