@@ -12,7 +12,6 @@ Usage: python bench/runner_overhead.py [--workloads mnist_convnet,imdb_lstm] [--
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -22,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from dlbook_runs import dlbook_epoch_seconds
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,28 +65,6 @@ def run_plain(script: str, data: Path, epochs: int) -> list[float]:
     return json.loads(output.strip().splitlines()[-1])["epoch_seconds"]
 
 
-def run_dlbook(experiment: str, data: Path, epochs: int, workdir: Path) -> list[float]:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dlbook",
-            "train",
-            f"experiment={experiment}",
-            f"dataset.path={data}",
-            f"trainer.epochs={epochs}",
-            "callbacks=none",
-            "trainer.progress=none",
-            f"paths.output_dir={workdir}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    history = sorted(workdir.glob(f"{experiment}/*/history.csv"))[-1]
-    return [float(row["seconds"]) for row in csv.DictReader(open(history)) if row["phase"] == "fit"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
@@ -105,7 +83,7 @@ def main() -> None:
             plain, ours = [], []
             for round_index in range(arguments.rounds):
                 plain += run_plain(workload["plain"], data, arguments.epochs)[1:]
-                ours += run_dlbook(name, data, arguments.epochs, folder / "outputs")[1:]
+                ours += dlbook_epoch_seconds(name, data, arguments.epochs, folder / "outputs")[1:]
                 print(
                     f"{name} round {round_index + 1}: plain {statistics.median(plain):.2f} s, "
                     f"dlbook {statistics.median(ours):.2f} s",

@@ -10,16 +10,14 @@ Usage: python bench/speed_features.py [--rounds 2] [--epochs 3]
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from dlbook_runs import dlbook_epoch_seconds
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = {
@@ -45,29 +43,6 @@ def write_mnist(path: Path) -> None:
     )
 
 
-def epoch_seconds(data: Path, overrides: list[str], epochs: int, workdir: Path) -> list[float]:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dlbook",
-            "train",
-            "experiment=mnist_convnet",
-            f"dataset.path={data}",
-            f"trainer.epochs={epochs}",
-            "callbacks=none",
-            "trainer.progress=none",
-            f"paths.output_dir={workdir}",
-            *overrides,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    history = sorted(workdir.glob("mnist_convnet/*/history.csv"))[-1]
-    return [float(row["seconds"]) for row in csv.DictReader(open(history))][1:]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
@@ -81,7 +56,9 @@ def main() -> None:
         write_mnist(data)
         for round_index in range(arguments.rounds):
             for name, overrides in VARIANTS.items():
-                seconds[name] += epoch_seconds(data, overrides, arguments.epochs, Path(folder) / name)
+                seconds[name] += dlbook_epoch_seconds(
+                    "mnist_convnet", data, arguments.epochs, Path(folder) / name, overrides
+                )[1:]
             print(
                 f"round {round_index + 1}: "
                 + ", ".join(f"{n} {statistics.median(s):.2f} s" for n, s in seconds.items()),
