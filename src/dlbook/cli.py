@@ -19,6 +19,7 @@ COMMANDS = {
     "ensemble": "average finished runs' predictions (book 7.3.3): ensemble runs=[<run dir>,<run dir>] [weights=[...]]",
     "generate": "write text with a trained text-generation run (book 8.1): generate run=<run dir> [temperature=0.5]",
     "reproduce": "run catalogue experiments, write reproduction.md: reproduce [experiments=[imdb]] [quick=true]",
+    "summarize": "rebuild a sweep's summary.csv, summary.md and val_loss.png: summarize <sweep dir>",
 }
 
 
@@ -50,6 +51,7 @@ def overview() -> str:
         "  dlbook evaluate run=outputs/imdb/2026-11-26_16-02-11_123456",
         "  dlbook visualize run=outputs/cats_vs_dogs_augmented/<timestamp> method=activations",
         "  dlbook generate run=outputs/text_generation/<timestamp> temperature=0.5",
+        "  dlbook summarize outputs/multirun/imdb_overfitting/<timestamp>   # a sweep's table and val_loss.png",
     ]
     return "\n".join(lines)
 
@@ -83,6 +85,28 @@ def _check_ensemble_arguments(arguments: list[str]) -> str | None:
             "(optionally weights=[0.6,0.4])."
         )
     return None
+
+
+def summarize_command(arguments: list[str]) -> int:
+    """`dlbook summarize <sweep dir>`: rebuild a sweep's summary files from its job folders (no Hydra, no TF)."""
+    from dlbook.sweep_summary import SweepDirectoryError, report, summarize
+
+    usage = "Usage: dlbook summarize <sweep dir>, e.g. dlbook summarize outputs/multirun/imdb/<timestamp>."
+    if arguments and arguments[0] in ("-h", "--help"):
+        print(f"{usage}\nWrites summary.csv, summary.md and val_loss.png into the sweep directory, prints the table.")
+        return 0
+    if len(arguments) != 1:
+        print(f"dlbook: error: summarize takes one sweep directory, not {len(arguments)}. {usage}", file=sys.stderr)
+        return 2
+    try:
+        print(report(summarize(arguments[0])))
+    except SweepDirectoryError as error:
+        print(f"dlbook: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"dlbook: error: cannot write the summary of {arguments[0]}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_hydra(command: str, arguments: list[str]) -> None:
@@ -123,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if command == "summarize":
+        return summarize_command(rest)
     if command in ("evaluate", "generate", "ensemble"):
         problem = _check_ensemble_arguments(rest) if command == "ensemble" else _check_run_argument(command, rest)
         if problem:

@@ -85,6 +85,20 @@ class RunDirectory:
             },
         )
 
+    def prune(self, experiment: str, epoch: int | None, message: str) -> None:
+        """Mark the run as pruned: an Optuna trial stopped after ``epoch`` (counted over the run's fits)."""
+        write_json(
+            self.file(STATUS_FILE),
+            {
+                "status": "pruned",
+                "experiment": experiment,
+                "started": self.started,
+                "ended": _now(),
+                "epoch": epoch,
+                "message": message,
+            },
+        )
+
     def write_history(self, rows: list[dict[str, Any]]) -> None:
         """All fits' per-epoch metrics in one CSV (columns: phase, epoch, then the metrics)."""
         columns: list[str] = []
@@ -128,6 +142,8 @@ def provenance() -> dict[str, Any]:
     """What produced a run: versions, git commit of dlbook's source, machine and devices."""
     import tensorflow as tf
 
+    from dlbook.runtime import launcher_placement
+
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -136,5 +152,23 @@ def provenance() -> dict[str, Any]:
         },
         "git": _git_commit(),
         "devices": [device.name for device in tf.config.list_physical_devices()],
+        # In a sweep: the launcher's slot, the GPUs the job could see and its thread cap.
+        "launcher": launcher_placement(),
         "command": sys.argv,
     }
+
+
+def mark_died(path: str | Path, cause: str) -> None:
+    """Record in a run's status.json that its process died (``cause``) while the run was still running."""
+    status_file = Path(path) / STATUS_FILE
+    if not status_file.exists():
+        return
+    status = read_json(status_file)
+    if status.get("status") != "running":
+        return
+    status.update(
+        status="failed",
+        ended=_now(),
+        error={"type": "JobDied", "message": f"the run's process died: {cause}"},
+    )
+    write_json(status_file, status)

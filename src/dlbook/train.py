@@ -10,7 +10,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlbook.config_checks import check_config
 from dlbook.errors import exit_for_user_error, find_user_error
+from dlbook.hparams import write_run_hparams
 from dlbook.plots import plot_curves
+from dlbook.pruning import find_pruned
 from dlbook.reference import judge, lookup
 from dlbook.report import run_report
 from dlbook.runs import MODEL_FILE, RunDirectory
@@ -28,10 +30,12 @@ def train(cfg: DictConfig) -> float | None:
     try:
         check_config(cfg)
         from dlbook.runtime import prepare_tensorflow
+        from dlbook.strategy import describe_strategy, make_strategy
         from dlbook.trainer import Trainer
 
         prepare_tensorflow(cfg.seed, cfg.deterministic)
-        run.write_provenance({"experiment": cfg.name})
+        strategy = make_strategy(cfg)  # one per run; Trainer builds every model in its scope
+        run.write_provenance({"experiment": cfg.name, "strategy": describe_strategy(strategy)})
         data = instantiate(cfg.dataset)
         log.info(
             "%s: data from %s; %d training and %d test examples",
@@ -40,7 +44,7 @@ def train(cfg: DictConfig) -> float | None:
             len(data.train),
             len(data.test),
         )
-        trainer = Trainer(cfg, data)
+        trainer = Trainer(cfg, data, strategy=strategy)
         result = instantiate(cfg.task)(trainer)
         if result.model is not None:  # tasks that only produce images or text may have no model to keep
             result.model.save(run.file(MODEL_FILE))
@@ -59,7 +63,13 @@ def train(cfg: DictConfig) -> float | None:
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
         run.complete(cfg.name, metrics)
+        write_run_hparams(cfg, run.path, metrics)  # TensorBoard HParams; a failure there only logs a warning
     except BaseException as error:
+        pruned = find_pruned(error)
+        if pruned is not None:  # the Optuna sweeper stopped this trial early: not a failure
+            run.prune(cfg.name, getattr(pruned, "epoch", None), str(pruned))
+            log.info("%s: %s", cfg.name, pruned)
+            raise
         run.fail(cfg.name, find_user_error(error) or error)
         log.error("%s failed: %s: %s", cfg.name, type(error).__name__, error)
         exit_for_user_error(error)

@@ -21,6 +21,8 @@ from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
 from dlbook.phases import apply_trainable, phase_settings
+from dlbook.pruning import pruning_callbacks
+from dlbook.strategy import scope
 
 log = logging.getLogger("dlbook")
 
@@ -31,6 +33,8 @@ class Trainer:
     data: DataSplits
     history_rows: list[dict[str, Any]] = field(default_factory=list)
     fits: int = 0
+    # The run's tf.distribute strategy (dlbook.strategy); models and optimizers are made in its scope.
+    strategy: Any = None
 
     @property
     def settings(self) -> DictConfig:
@@ -39,30 +43,33 @@ class Trainer:
     def new_model(self):
         """A freshly initialised model (or ``trainer.init_from``'s saved one), compiled with a fresh optimizer."""
         _set_precision(self.settings.get("mixed_precision"))
-        if self.settings.init_from:
-            model = load_run_model(self.settings.init_from)
-        else:
-            builder = instantiate(self.cfg.model)
-            arguments = {"input_shape": self.data.input_shape}
-            if "data" in inspect.signature(builder).parameters:
-                arguments["data"] = self.data  # builders whose layers need the dataset (a vocabulary)
-            model = builder(**arguments)
-        self.compile(model)
+        # Keras records the strategy a model (and an optimizer) is created under, and distributes its fit.
+        with scope(self.strategy):
+            if self.settings.init_from:
+                model = load_run_model(self.settings.init_from)
+            else:
+                builder = instantiate(self.cfg.model)
+                arguments = {"input_shape": self.data.input_shape}
+                if "data" in inspect.signature(builder).parameters:
+                    arguments["data"] = self.data  # builders whose layers need the dataset (a vocabulary)
+                model = builder(**arguments)
+            self.compile(model)
         return model
 
     def compile(self, model, optimizer_overrides: dict[str, Any] | None = None) -> None:
         """The book's ``model.compile``: optimizer from ``cfg.optimizer`` (with overrides), loss, metrics."""
         optimizer_cfg = OmegaConf.merge(self.cfg.optimizer, optimizer_overrides or {})
         loss_weights = self.settings.get("loss_weights")
-        model.compile(
-            optimizer=instantiate(optimizer_cfg),
-            # A name, or per-output names / metric lists for models with several outputs (book 7.1.3).
-            loss=_plain(self.settings.loss),
-            loss_weights=_plain(loss_weights),
-            metrics=_plain(self.settings.metrics),
-            steps_per_execution=self.settings.steps_per_execution,
-            jit_compile=self.settings.get("jit_compile", "auto"),
-        )
+        with scope(self.strategy):  # also for the fresh optimizer of each phase
+            model.compile(
+                optimizer=instantiate(optimizer_cfg),
+                # A name, or per-output names / metric lists for models with several outputs (book 7.1.3).
+                loss=_plain(self.settings.loss),
+                loss_weights=_plain(loss_weights),
+                metrics=_plain(self.settings.metrics),
+                steps_per_execution=self.settings.steps_per_execution,
+                jit_compile=self.settings.get("jit_compile", "auto"),
+            )
 
     def fit_phases(self, model, train: Examples, validation: Examples | None, *, batch_size: int):
         """Fit for ``trainer.epochs``, or through ``trainer.phases`` one after another (weights carry over).
@@ -124,6 +131,7 @@ class Trainer:
             validation_data = pipeline(validation, self.data, self.settings, batch_size, shuffle=False)
         timer = epoch_timer()
         callbacks = [timer, *build_callbacks(self.cfg.callbacks, phase)]
+        callbacks += pruning_callbacks(self.cfg, len(self.history_rows))  # steps go on over the run's fits
         for callback in callbacks:
             # Callbacks that look at validation data (the book's ActivationLogger) get this fit's pipeline;
             # those that label things with the dataset's vocabulary (the embedding projector) get the data.

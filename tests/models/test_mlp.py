@@ -40,3 +40,18 @@ def test_dropout_adds_dropout_layers():
 def test_invalid_widths_name_the_key(units, depth):
     with pytest.raises(ConfigError, match="model.units"):
         hidden_widths(units, depth)
+
+
+def test_l2_regularizes_the_hidden_kernels_only():
+    model = build_mlp((20,), units=16, depth=2, l2=0.001)
+    hidden, output = model.layers[:-1], model.layers[-1]
+    assert [layer.kernel_regularizer.get_config()["l2"] for layer in hidden] == pytest.approx([0.001, 0.001])
+    assert output.kernel_regularizer is None
+    assert len(model.losses) == 2  # the penalties Keras adds to the loss
+    assert build_mlp((20,), units=16, depth=2).layers[0].kernel_regularizer is None
+
+
+@pytest.mark.parametrize("l2", [-0.1, "0.001", True])
+def test_invalid_l2_names_the_key(l2):
+    with pytest.raises(ConfigError, match="model.l2"):
+        build_mlp((20,), l2=l2)

@@ -1,0 +1,151 @@
+"""TensorBoard HParams for every completed run: its overrides as hyperparameters, its final metrics as scalars.
+
+After a run completes, ``<run dir>/tensorboard/`` (the root, beside the per-fit folders that
+keras.callbacks.TensorBoard writes) gets one HParams session:
+
+- hyperparameters: the job's command-line overrides (``model.units=32``, ``optimizer=adam``, ...;
+  ``hydra.*`` left out), plus ``experiment`` (the run's name) and ``seed``;
+- metrics: every number of metrics.json, flattened (``test.accuracy``, ``val.loss``, ``kfold.val_mae_mean``,
+  ``reference.reproduced`` as 1/0), as scalars tagged ``final/<key>`` in the same folder.
+
+``tensorboard --logdir outputs/multirun/<name>/<timestamp>`` then shows a sweep in the HParams tab as a
+table and as parallel coordinates, one row per job.
+
+No experiment summary (``hp.hparams_config``) is written on purpose: without one, TensorBoard infers the
+columns from all the sessions under its logdir (hyperparameters of every run, metrics from every scalar
+tag), so ``--logdir outputs`` with runs of different experiments shows all of them, where one run's
+experiment summary would hide the other runs' columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+log = logging.getLogger("dlbook")
+
+TENSORBOARD_DIR = "tensorboard"
+# Prefix of the final-metric scalars: they sort together, apart from Keras' per-epoch epoch_* tags.
+FINAL_PREFIX = "final/"
+
+
+def write_run_hparams(cfg: DictConfig, run_dir: str | Path, metrics: dict[str, Any]) -> Path | None:
+    """Write the HParams session and final metrics of a completed run into ``<run_dir>/tensorboard``.
+
+    Returns the folder written to, or None when writing failed: a completed run stays completed, the
+    failure is logged as a warning.
+    """
+    try:
+        return _write(cfg, Path(run_dir), metrics)
+    except Exception as error:  # HParams are a view of a finished run, never a reason to fail it
+        log.warning("TensorBoard HParams were not written for %s: %s: %s", run_dir, type(error).__name__, error)
+        return None
+
+
+def run_hyperparameters(cfg: DictConfig, overrides: list[str]) -> dict[str, bool | int | float | str]:
+    """The run's hyperparameters: its ``overrides`` (key=value, hydra.* left out), ``experiment`` and ``seed``."""
+    hyperparameters = parse_overrides(overrides)
+    hyperparameters["experiment"] = str(cfg.name)
+    hyperparameters["seed"] = int(cfg.seed)
+    return hyperparameters
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, bool | int | float | str]:
+    """``key=value`` overrides (Hydra's syntax) as HParams values: numbers and booleans stay, the rest is text.
+
+    Hydra's own keys (``hydra.*``, ``hydra/launcher=...``) say how a run is launched, not what it trains,
+    and deletions (``~key``) have no value: both are left out.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    hyperparameters: dict[str, bool | int | float | str] = {}
+    for override in parsed:
+        key = override.key_or_group
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")) or override.is_delete():
+            continue
+        if override.package:
+            key = f"{key}@{override.package}"
+        value = override.value()
+        if isinstance(value, (bool, int, float, str)):
+            hyperparameters[key] = value
+        else:
+            # HParams hold only numbers, booleans and strings: lists, dicts and null as Hydra wrote them.
+            hyperparameters[key] = override.get_value_element_as_str()
+    return hyperparameters
+
+
+def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Every number of ``metrics`` (nested dicts) under a dotted key; booleans as 1.0/0.0, lists and text skipped."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_metrics(value, f"{name}."))
+        elif isinstance(value, (bool, int, float)):
+            flat[name] = float(value)
+    return flat
+
+
+def trial_id(cfg: DictConfig, run_dir: Path) -> str:
+    """The run directory relative to the outputs folder (``multirun/imdb/<timestamp>/3``): unique and readable.
+
+    TensorBoard groups sessions that share a trial id into one row, so the id must be unique under any
+    logdir a user may choose; job numbers alone (``0``, ``1``) repeat in every sweep.
+    """
+    output_dir = Path(str(cfg.paths.output_dir)).resolve()
+    try:
+        return run_dir.resolve().relative_to(output_dir).as_posix()
+    except ValueError:
+        return run_dir.resolve().as_posix()
+
+
+def _job_overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return list(HydraConfig.get().overrides.task)
+
+
+def _start_time(run_dir: Path) -> float | None:
+    """The run's start (status.json), so TensorBoard shows when the run began rather than when it ended."""
+    from dlbook.runs import STATUS_FILE, read_json
+
+    try:
+        return datetime.fromisoformat(read_json(run_dir / STATUS_FILE)["started"]).timestamp()
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _write(cfg: DictConfig, run_dir: Path, metrics: dict[str, Any]) -> Path:
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams import summary as hparams_summary
+
+    log_dir = run_dir / TENSORBOARD_DIR
+    hyperparameters = run_hyperparameters(cfg, _job_overrides())
+    # A diverged run's NaN would leave a column's range (parallel coordinates) undefined: left out.
+    scalars = {key: value for key, value in flat_metrics(metrics).items() if math.isfinite(value)}
+    writer = tf.summary.create_file_writer(str(log_dir))
+    try:
+        with writer.as_default():
+            hp.hparams(hyperparameters, trial_id=trial_id(cfg, run_dir), start_time_secs=_start_time(run_dir))
+            for key, value in scalars.items():
+                tf.summary.scalar(f"{FINAL_PREFIX}{key}", value, step=0)
+            # The session's end, so the HParams table shows the run as a success.
+            end = hparams_summary.session_end_pb(api_pb2.STATUS_SUCCESS)
+            tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=0)
+        writer.flush()
+    finally:
+        writer.close()
+    log.info(
+        "TensorBoard HParams: %d hyperparameters, %d final metrics in %s", len(hyperparameters), len(scalars), log_dir
+    )
+    return log_dir

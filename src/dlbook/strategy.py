@@ -1,0 +1,166 @@
+"""The distribution strategy of a run (the ``strategy`` config group): one device, or mirrored over several.
+
+``strategy=default`` is TensorFlow's default strategy: everything runs on one device, as without any
+strategy. ``strategy=mirrored`` is ``tf.distribute.MirroredStrategy``: one replica of the model per
+device (every visible GPU by default), each fed its share of every batch; the replicas' gradients are
+summed before each update (Keras scales each replica's loss by 1 / replicas, so the update is the one
+of the whole batch), and the weights stay identical ("mirrored") on all devices.
+
+Keras 3 on TensorFlow distributes ``model.fit`` / ``evaluate`` / ``predict`` by itself when the model
+*and* its optimizer were created inside ``strategy.scope()``: both record the current strategy when
+they are constructed. The Trainer therefore builds, loads (``trainer.init_from``) and compiles every
+model inside :func:`scope`. Keras splits each tf.data batch across the replicas, so
+``trainer.batch_size`` is the global batch size.
+
+The strategy is made once per run, before any TensorFlow operation runs, because TensorFlow fixes its
+devices when its runtime starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from hydra.utils import instantiate
+
+from dlbook.errors import ConfigError
+
+log = logging.getLogger("dlbook")
+
+# strategy.cross_device_ops: how the replicas' gradients are summed (null: TensorFlow's choice,
+# NCCL between GPUs where it is available).
+CROSS_DEVICE_OPS = ("nccl", "hierarchical_copy", "reduction_to_one_device")
+
+
+def default():
+    """TensorFlow's default strategy: one device, what a run without any strategy does."""
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy()
+
+
+def mirrored(devices: Sequence[str] | None = None, cross_device_ops: str | None = None):
+    """``tf.distribute.MirroredStrategy`` over ``devices`` (None: every visible GPU, or the CPU when there is none)."""
+    import tensorflow as tf
+
+    if devices is not None:
+        devices = _check_devices(devices)
+    return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=_cross_device_ops(cross_device_ops))
+
+
+def make_strategy(cfg) -> Any:
+    """The run's strategy from ``cfg.strategy`` (absent: the default strategy); logs its number of replicas.
+
+    With several replicas it also checks the trainer settings that Keras cannot distribute (see
+    :func:`check_replica_settings`), before any data is loaded.
+    """
+    strategy_cfg = cfg.get("strategy")
+    strategy = default() if strategy_cfg is None else instantiate(strategy_cfg)
+    description = describe_strategy(strategy)
+    log.info(
+        "strategy %s: %d replica(s) on %s",
+        description["name"],
+        description["replicas"],
+        ", ".join(description["devices"]),
+    )
+    if description["replicas"] > 1:
+        check_replica_settings(cfg, description["replicas"])
+    return strategy
+
+
+def check_replica_settings(cfg, replicas: int) -> None:
+    """ConfigError for settings that fail under several replicas (Keras 3.15 / TensorFlow 2.21, tested on CPU).
+
+    - ``trainer.steps_per_execution`` > 1: Keras' multi-step loop does not run under MirroredStrategy.
+    - a batch size smaller than the number of replicas: some replicas would get empty batches.
+    """
+    from omegaconf import OmegaConf
+
+    steps = OmegaConf.select(cfg, "trainer.steps_per_execution", default=1)
+    if steps != 1:
+        raise ConfigError(
+            f"trainer.steps_per_execution={steps} is not valid with {replicas} replicas (strategy=mirrored): "
+            "Keras cannot run several steps per execution under MirroredStrategy. Add "
+            "trainer.steps_per_execution=1 (the same updates, a little more Python overhead per batch)."
+        )
+    for key in ("trainer.batch_size", "trainer.eval_batch_size", "task.retrain.batch_size"):
+        batch_size = OmegaConf.select(cfg, key, default=None)
+        if isinstance(batch_size, int) and batch_size < replicas:
+            raise ConfigError(
+                f"{key}={batch_size} is not valid with {replicas} replicas (strategy=mirrored): the batch is split "
+                f"across the replicas, so it needs at least {replicas} examples. Use a batch size of at least "
+                f"{replicas} (ideally a multiple of it), or fewer devices (strategy.devices=...)."
+            )
+
+
+def describe_strategy(strategy) -> dict[str, Any]:
+    """Name, number of replicas and devices of ``strategy``, for provenance.json."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        name = "mirrored"
+    elif strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
+        name = "default"
+    else:
+        name = type(strategy).__name__
+    if name == "default":
+        # It names no device: TensorFlow places operations on the first GPU if there is one, else the CPU.
+        # (Physical devices: listing them does not start TensorFlow's runtime.)
+        devices = ["/device:GPU:0" if tf.config.list_physical_devices("GPU") else "/device:CPU:0"]
+    else:
+        devices = list(strategy.extended.worker_devices)
+    return {"name": name, "replicas": int(strategy.num_replicas_in_sync), "devices": devices}
+
+
+def scope(strategy):
+    """``strategy.scope()``, or a context that does nothing when there is no strategy (None)."""
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def _check_devices(devices) -> list[str]:
+    """The devices as a list of strings, each one that TensorFlow can see; a ConfigError otherwise."""
+    import tensorflow as tf
+
+    if isinstance(devices, str) or not all(isinstance(device, str) for device in devices) or not len(devices):
+        raise ConfigError(
+            f"strategy.devices={devices!r} is not valid: give null (every visible GPU, or the CPU when there is "
+            'none) or a non-empty list of device names, e.g. strategy.devices=["/gpu:0","/gpu:1"].'
+        )
+    visible = tf.config.list_logical_devices()
+    known = {(device.device_type.upper(), _index(device.name)) for device in visible}
+    for device in devices:
+        try:
+            spec = tf.DeviceSpec.from_string(device)
+        except ValueError as error:
+            raise ConfigError(f"strategy.devices: {device!r} is not a device name ({error}).") from error
+        if (str(spec.device_type or "").upper(), spec.device_index or 0) not in known:
+            raise ConfigError(
+                f"strategy.devices: {device!r} is not a device of this machine. Visible devices: "
+                f"{', '.join(item.name for item in visible)}. Use null for every visible GPU."
+            )
+    return list(devices)
+
+
+def _index(device_name: str) -> int:
+    import tensorflow as tf
+
+    return tf.DeviceSpec.from_string(device_name).device_index or 0
+
+
+def _cross_device_ops(name: str | None):
+    import tensorflow as tf
+
+    if name is None:
+        return None
+    choices = {
+        "nccl": tf.distribute.NcclAllReduce,
+        "hierarchical_copy": tf.distribute.HierarchicalCopyAllReduce,
+        "reduction_to_one_device": tf.distribute.ReductionToOneDevice,
+    }
+    if name not in choices:
+        raise ConfigError(
+            f"strategy.cross_device_ops={name} is not valid: null (TensorFlow's choice), {', '.join(CROSS_DEVICE_OPS)}."
+        )
+    return choices[name]()

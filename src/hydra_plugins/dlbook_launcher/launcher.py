@@ -1,0 +1,262 @@
+"""dlbook's Hydra launcher: each sweep job in a fresh process, dispatched onto the machine's GPUs.
+
+Jobs wait in a queue for a free slot (a GPU, a group of ``gpus_per_job`` GPUs, one of ``jobs_per_gpu`` places
+on a GPU, or one of ``cpu_workers`` CPU places); a finished job frees its slot at once. Each job process sees
+only its slot's GPUs through ``CUDA_VISIBLE_DEVICES`` (CPU jobs see none and get a share of the cores), writes
+its output to ``output.log`` in its run directory, and hands back a proper JobReturn, so Hydra sweepers work
+on top. A job that raises, dies or is killed is recorded as failed and never stops the others, unless
+``fail_fast`` asks to stop starting new jobs (the sweep then ends with an error).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from hydra_plugins.dlbook_launcher.slots import Slot, plan_slots
+
+log = logging.getLogger("dlbook")
+
+OUTPUT_LOG = "output.log"
+EXCHANGE_DIR = ".launcher"
+
+
+class JobDied(RuntimeError):
+    """A job's process ended without handing back a result (killed by a signal, out of memory, crashed)."""
+
+
+class SweepStopped(RuntimeError):
+    """``fail_fast``: a job failed, so the sweep stopped starting new ones."""
+
+
+class DlbookLauncher(Launcher):
+    def __init__(
+        self,
+        gpus: Any = "auto",
+        jobs_per_gpu: int = 1,
+        gpus_per_job: int = 1,
+        cpu_workers: int = 1,
+        threads_per_job: Any = "auto",
+        fail_fast: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.settings = {
+            "gpus": OmegaConf.to_container(gpus) if OmegaConf.is_config(gpus) else gpus,
+            "jobs_per_gpu": jobs_per_gpu,
+            "gpus_per_job": gpus_per_job,
+            "cpu_workers": cpu_workers,
+            "threads_per_job": threads_per_job,
+        }
+        self.fail_fast = fail_fast
+        self.progress = progress
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.task_function: TaskFunction | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        slots = plan_slots(**self.settings)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        where = ", ".join(slot.label for slot in slots)
+        log.info("Launching %d jobs, %d at a time (%s)", len(job_overrides), len(slots), where)
+        free: queue.Queue[Slot] = queue.Queue()
+        for slot in slots:
+            free.put(slot)
+        board = _Board(len(job_overrides), self.progress)
+        stop = threading.Event()
+        first_failure: list[tuple[int, DictConfig, JobReturn]] = []
+        jobs = []
+        for offset, overrides in enumerate(job_overrides):
+            number = initial_job_idx + offset
+            log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
+            jobs.append((number, list(overrides), self._job_config(number, overrides)))
+
+        def run_one(number: int, overrides: list[str], config: DictConfig) -> JobReturn | None:
+            slot = free.get()
+            try:
+                if stop.is_set():
+                    board.skipped()
+                    return None
+                board.started()
+                result = self._run_in_process(number, overrides, config, slot)
+                board.finished(number, result, slot, _job_dir(config))
+                if result.status is JobStatus.FAILED and self.fail_fast and not stop.is_set():
+                    first_failure.append((number, config, result))
+                    stop.set()
+                return result
+            finally:
+                free.put(slot)
+
+        exchange = sweep_dir / EXCHANGE_DIR  # job and result files pass between the processes here
+        exchange.mkdir(exist_ok=True)
+        try:
+            with ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="dlbook-job") as pool:
+                futures = [pool.submit(run_one, *job) for job in jobs]
+                results = [future.result() for future in futures]
+        finally:
+            board.close()
+            shutil.rmtree(exchange, ignore_errors=True)
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        if first_failure:
+            number, config, result = first_failure[0]
+            not_started = sum(result is None for result in results)
+            raise SweepStopped(
+                f"hydra.launcher.fail_fast=true: job {number} failed ({_error_text(result._return_value)}), so "
+                f"{not_started} job(s) were not started. Its output: {_job_dir(config) / OUTPUT_LOG}."
+            )
+        return results
+
+    def _job_config(self, number: int, overrides: Sequence[str]) -> DictConfig:
+        """The job's composed config, its folder resolved here (``${now:...}`` would differ in the job's process)."""
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        with read_write(config), open_dict(config):
+            config.hydra.job.id = str(number)
+            config.hydra.job.num = number
+            # Every job in the sweep's folder, also when the jobs are different experiments (its name
+            # would otherwise put each experiment's jobs in a folder of its own).
+            config.hydra.sweep.dir = str(self.config.hydra.sweep.dir)
+            config.hydra.sweep.subdir = str(OmegaConf.select(config, "hydra.sweep.subdir"))
+        return config
+
+    def _run_in_process(self, number: int, overrides: list[str], config: DictConfig, slot: Slot) -> JobReturn:
+        job_dir = _job_dir(config)
+        job_dir.mkdir(parents=True, exist_ok=True)
+        exchange = Path(config.hydra.sweep.dir) / EXCHANGE_DIR
+        job_file, result_file = exchange / f"job_{number}.pkl", exchange / f"job_{number}.result.pkl"
+        # cloudpickle: Hydra's global state holds OmegaConf resolvers that are local functions.
+        job_file.write_bytes(
+            cloudpickle.dumps(
+                {
+                    "config": config,
+                    "hydra_context": self.hydra_context,
+                    "task_function": self.task_function,
+                    "singletons": Singleton.get_state(),
+                }
+            )
+        )
+        result_file.unlink(missing_ok=True)
+        environment = {**os.environ, **slot.env, "DLBOOK_LAUNCHER_SLOT": slot.label}
+        command = [sys.executable, "-m", "hydra_plugins.dlbook_launcher.worker", str(job_file), str(result_file)]
+        with open(job_dir / OUTPUT_LOG, "ab") as output:
+            process = subprocess.run(command, env=environment, stdout=output, stderr=subprocess.STDOUT, check=False)
+        try:
+            if result_file.exists():
+                return pickle.loads(result_file.read_bytes())
+            return self._died(number, overrides, config, job_dir, process.returncode)
+        finally:
+            job_file.unlink(missing_ok=True)
+            result_file.unlink(missing_ok=True)
+
+    def _died(self, number: int, overrides: list[str], config: DictConfig, job_dir: Path, code: int) -> JobReturn:
+        """The JobReturn of a job whose process gave no result; its status.json says failed, not running."""
+        import signal
+
+        if code < 0:
+            cause = f"its process was killed by {signal.Signals(-code).name}"
+        else:
+            cause = f"its process exited with code {code} before finishing"
+        error = JobDied(f"job {number} gave no result: {cause}; see {job_dir / OUTPUT_LOG}")
+        from dlbook.runs import mark_died
+
+        mark_died(job_dir, cause)
+        result = JobReturn(
+            overrides=overrides,
+            cfg=config,
+            hydra_cfg=config,
+            working_dir=str(job_dir),
+            task_name=config.hydra.job.name,
+            status=JobStatus.FAILED,
+        )
+        result._return_value = error
+        return result
+
+
+def _job_dir(config: DictConfig) -> Path:
+    return Path(config.hydra.sweep.dir) / str(config.hydra.sweep.subdir)
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the current folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _error_text(error: Any) -> str:
+    return f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+
+
+class _Board:
+    """The sweep's progress bar (jobs done / running / failed) and one line per finished job."""
+
+    def __init__(self, total: int, show: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.lock = threading.Lock()
+        self.running = self.failed = self.not_started = 0
+        # disable=None: no bar when stderr is not a terminal (a log file, CI); the per-job lines go to the log.
+        self.bar = tqdm(total=total, desc="sweep", unit="job", file=sys.stderr, disable=None if show else True)
+        self.show = not self.bar.disable
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.bar.set_postfix(running=self.running, failed=self.failed, refresh=True)
+
+    def started(self) -> None:
+        with self.lock:
+            self.running += 1
+            self._refresh()
+
+    def skipped(self) -> None:
+        with self.lock:
+            self.not_started += 1
+            self.bar.update(1)
+
+    def finished(self, number: int, result: JobReturn, slot: Slot, job_dir: Path) -> None:
+        with self.lock:
+            self.running -= 1
+            where = _shown_path(job_dir)
+            if result.status is JobStatus.FAILED and type(result._return_value).__name__ == "TrialPruned":
+                line = f"job {number} pruned on {slot.label} (the Optuna sweeper stopped an unpromising trial): {where}"
+            elif result.status is JobStatus.FAILED:
+                self.failed += 1
+                line = f"job {number} failed on {slot.label} ({_error_text(result._return_value)}): {where}"
+            else:
+                value = result._return_value
+                shown = f"objective {value:.4g}" if isinstance(value, (int, float)) else "completed"
+                line = f"job {number} done on {slot.label}, {shown}: {where}"
+            self.bar.update(1)
+            self._refresh()
+            if self.show:
+                self.bar.write(line, file=sys.stderr)
+            else:
+                log.info(line)
+
+    def close(self) -> None:
+        self.bar.close()
