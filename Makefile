@@ -40,6 +40,10 @@ bench: $(STAMP) ## Benchmarks (minutes): writes bench/results/*.json and bench/r
 	$(BIN)/python bench/runner_overhead.py
 	$(BIN)/python bench/jena_windows.py
 	$(BIN)/python bench/speed_features.py
+	$(BIN)/python bench/sweep_throughput.py
+	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/report.py
 
 lint: $(STAMP) ## Check style with ruff

@@ -13,11 +13,14 @@ $PYTHON bench/gpu_sweep/probe.py -m 'index=range(4)' hydra.launcher.gpus=auto hy
 $PYTHON - <<'PY'
 import json, os, pathlib
 jobs = sorted(pathlib.Path(os.environ["OUT_DIR"], "gpu_sweep").glob("*/probe.json"))
+import subprocess
 records = [json.loads(job.read_text()) for job in jobs]
 for record in records:
     print(f"job {record['index']}: slot {record['slot']}, CUDA_VISIBLE_DEVICES={record['cuda_visible_devices']!r}, "
           f"sees {record['gpus_seen']}, {record['framework']}, matmul 4096^2 {record['step_ms']:.2f} ms")
-pathlib.Path(os.environ["OUT_DIR"], "gpu_sweep.json").write_text(json.dumps(records, indent=2))
+device = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip()
+result = {"benchmark": "gpu_sweep", "device": device, "jobs": records}
+pathlib.Path(os.environ["OUT_DIR"], "gpu_sweep.json").write_text(json.dumps(result, indent=2))
 PY
 if $PYTHON -c "import tensorflow" 2>/dev/null; then
   $PYTHON bench/speed_features.py

@@ -57,20 +57,27 @@ def overview() -> str:
 
 
 def _check_run_argument(command: str, arguments: list[str]) -> str | None:
-    """An error message when `evaluate` or `generate` gets no existing run directory (before Hydra would create one)."""
+    """An error message when `evaluate`, `generate` or `visualize` gets no run directory (before Hydra writes in it)."""
     if any(
         argument in ("--help", "-h", "--hydra-help", "--info") or argument.startswith("--cfg") for argument in arguments
     ):
         return None
     runs = [argument.split("=", 1)[1] for argument in arguments if argument.startswith("run=")]
     if not runs:
+        if command == "visualize":  # its model may come from keras.applications instead (model=...)
+            return None
         return f"dlbook {command} needs a run: dlbook {command} run=<run directory>, e.g. run=outputs/imdb/<timestamp>."
+    if command == "visualize" and runs[-1] in ("null", ""):
+        return None
     if not Path(runs[-1]).is_dir():
         return (
             f"run={runs[-1]} is not valid: no such directory. "
             "Give a run directory that `dlbook train` printed at its end."
         )
-    return None
+    from dlbook.config_checks import run_directory_problem
+
+    # Checked here, before Hydra opens its log file inside the folder.
+    return run_directory_problem(runs[-1])
 
 
 def _check_ensemble_arguments(arguments: list[str]) -> str | None:
@@ -128,6 +135,13 @@ def run_hydra(command: str, arguments: list[str]) -> None:
     else:
         # Importing it registers the resolver that names its output folder, before Hydra composes.
         from dlbook.visualization.command import visualize as task_function
+    from dlbook.composition_checks import composition_problem
+
+    # Hydra reports a config it cannot compose (unknown key or option) in several lines with status 1.
+    problem = composition_problem(command, arguments)
+    if problem:
+        print(f"dlbook: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     sys.argv = [f"dlbook {command}", *arguments]
     hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=command)(task_function)()
 
@@ -149,10 +163,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if command == "summarize":
         return summarize_command(rest)
-    if command in ("evaluate", "generate", "ensemble"):
+    if command in ("evaluate", "generate", "visualize", "ensemble"):
         problem = _check_ensemble_arguments(rest) if command == "ensemble" else _check_run_argument(command, rest)
         if problem:
             print(f"dlbook: error: {problem}", file=sys.stderr)
+            return 2
+    if command == "train":
+        from dlbook.errors import DlbookError
+        from dlbook.resume import resume_arguments
+
+        try:
+            rest = resume_arguments(rest)  # resume=<dir>: the run's (or sweep's) own overrides, in its directory
+        except DlbookError as error:
+            print(f"dlbook: error: {error}", file=sys.stderr)
             return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     run_hydra(command, rest)

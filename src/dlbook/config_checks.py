@@ -7,12 +7,17 @@ turn such mistakes into one clear paragraph instead of an error deep inside Kera
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dlbook.callbacks import PROGRESS_MODES
 from dlbook.errors import ConfigError
+from dlbook.runs import MODEL_FILE, STATUS_FILE
+
+# A run's composed config, written by Hydra into the run directory.
+RUN_CONFIG = ".hydra/config.yaml"
 
 
 def _is_int(value: Any) -> bool:
@@ -37,6 +42,15 @@ def _named_strings(value: Any) -> bool:
 
 def _positive_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _validation_size(value: Any) -> bool:
+    # A count of held-out examples (checked against the training set once it is loaded) or a fraction.
+    return value is None or _positive_int(value) or (isinstance(value, float) and 0.0 < value < 1.0)
+
+
+def _folds(value: Any) -> bool:
+    return _is_int(value) and value >= 2
 
 
 # key -> (test, what a valid value is, an example)
@@ -71,6 +85,17 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "trainer.metrics=[accuracy]",
     ),
     "optimizer.learning_rate": (_positive_number, "a positive number", "optimizer.learning_rate=1e-3"),
+    "task.validation.size": (
+        _validation_size,
+        "null (no validation slice), a number of training examples >= 1 (fewer than the training set), "
+        "or a fraction between 0 and 1",
+        "task.validation.size=0.2",
+    ),
+    "task.folds": (
+        _folds,
+        "an integer >= 2 (the number of folds, at most the number of training examples)",
+        "task.folds=4",
+    ),
 }
 
 
@@ -84,3 +109,46 @@ def check_config(cfg: DictConfig) -> None:
             value = OmegaConf.to_container(value)
         if not valid(value):
             raise ConfigError(f"{key}={value!r} is not valid: expected {expected}, e.g. `dlbook train {example}`.")
+    init_from = OmegaConf.select(cfg, "trainer.init_from", default=None)
+    if init_from is not None:
+        problem = run_directory_problem(init_from, "trainer.init_from", needs=(MODEL_FILE,))
+        if problem:
+            raise ConfigError(problem)
+
+
+def run_directory_problem(run: Any, key: str = "run", needs: tuple[str, ...] = (MODEL_FILE, RUN_CONFIG)) -> str | None:
+    """Why ``run`` (the value of ``key``) is not the directory of a completed run; None when it is.
+
+    A run directory is what `dlbook train` writes and prints at its end. ``dlbook evaluate``,
+    ``generate`` and ``visualize`` (``run=``) need its model.keras and .hydra/config.yaml;
+    ``trainer.init_from=`` needs its model.keras only.
+    """
+    folder = Path(str(run)).expanduser()
+    holds = (
+        "A run directory is the folder `dlbook train` prints at its end (e.g. "
+        f"outputs/imdb/2026-11-26_16-02-11_123456); it holds {MODEL_FILE} (the trained model), "
+        f"{RUN_CONFIG} (its config), {STATUS_FILE} and metrics.json."
+    )
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        return f"{key}={run} is not a completed dlbook run: {folder} {what}. {holds}"
+    missing = [name for name in needs if not (folder / name).is_file()]
+    if not missing:
+        return None
+    status = _run_status(folder / STATUS_FILE)
+    if status not in (None, "completed"):
+        why = f"its {STATUS_FILE} says {status}, so it has no {' and no '.join(missing)}"
+    elif (folder / "multirun.yaml").is_file():
+        why = f"it is a sweep folder; give one of its job folders, e.g. {key}={Path(str(run)) / '0'}"
+    else:
+        why = f"it has no {' and no '.join(missing)}"
+    return f"{key}={run} is not a completed dlbook run: {why}. {holds}"
+
+
+def _run_status(status_file: Path) -> str | None:
+    import json
+
+    try:
+        return str(json.loads(status_file.read_text(encoding="utf-8")).get("status"))
+    except (OSError, ValueError, AttributeError):
+        return None

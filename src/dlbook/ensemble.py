@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlbook.errors import ConfigError, exit_for_user_error
 from dlbook.report import table
-from dlbook.runs import MODEL_FILE, write_json
+from dlbook.runs import write_json
 
 log = logging.getLogger("dlbook")
 ENSEMBLE_METRICS_FILE = "ensemble_metrics.json"
@@ -162,7 +162,12 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
-def run_ensemble(runs: Sequence[str], weights: Sequence[float] | None = None, batch_size: int | None = None) -> dict:
+def run_ensemble(
+    runs: Sequence[str],
+    weights: Sequence[float] | None = None,
+    batch_size: int | None = None,
+    unsafe_load: bool = False,
+) -> dict:
     """Load the runs, check they fit together, and score each member and their weighted average.
 
     Returns ``{"runs": [...], "weights": [...], "data": ..., "members": {run: metrics}, "ensemble": metrics}``.
@@ -183,14 +188,14 @@ def run_ensemble(runs: Sequence[str], weights: Sequence[float] | None = None, ba
     configs = {run: load_run_config(Path(run)) for run in runs}
     check_same_dataset(configs)
 
-    import keras
-
     from dlbook.runtime import prepare_tensorflow
-    from dlbook.trainer import pipeline
+    from dlbook.trainer import load_run_model, pipeline
 
     first = configs[runs[0]]
     prepare_tensorflow(first.seed, first.deterministic)
-    models = {run: keras.saving.load_model(Path(run) / MODEL_FILE, safe_mode=True) for run in runs}
+    models = {
+        run: load_run_model(run, unsafe_load=unsafe_load, run_key="runs", unsafe_key="unsafe_load") for run in runs
+    }
     check_same_outputs(models)
     data = instantiate(first.dataset)
     size = batch_size or first.trainer.eval_batch_size
@@ -235,7 +240,7 @@ def ensemble_table(result: Mapping[str, Any]) -> str:
 def ensemble(cfg: DictConfig) -> dict:
     """Hydra task of `dlbook ensemble`: write ensemble_metrics.json to the output folder and print a table."""
     try:
-        result = run_ensemble(cfg.runs, cfg.weights, cfg.batch_size)
+        result = run_ensemble(cfg.runs, cfg.weights, cfg.batch_size, unsafe_load=cfg.get("unsafe_load", False))
         output_dir = Path(cfg.paths.run_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         write_json(output_dir / ENSEMBLE_METRICS_FILE, result)

@@ -36,14 +36,15 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         for key, value in cfg.dataset.items():
             if value is not None:
                 run_cfg.dataset[key] = value
-        import keras
 
         from dlbook.runtime import prepare_tensorflow
-        from dlbook.trainer import evaluate_model
+        from dlbook.trainer import evaluate_model, load_run_model
 
         prepare_tensorflow(run_cfg.seed, run_cfg.deterministic)
         data = instantiate(run_cfg.dataset)
-        model = keras.saving.load_model(run_dir / MODEL_FILE, safe_mode=True)
+        model = load_run_model(
+            run_dir, unsafe_load=cfg.get("unsafe_load", False), run_key="run", unsafe_key="unsafe_load"
+        )
         results = evaluate_model(model, data.test, data, run_cfg.trainer, batch_size=cfg.batch_size)
     except BaseException as error:
         log.error("evaluate failed: %s: %s", type(error).__name__, error)

@@ -215,10 +215,7 @@ def generate(cfg: DictConfig) -> str:
     ``seed_text`` is null); its model.keras is loaded in Keras safe mode.
     """
     try:
-        import keras
-
         from dlbook.evaluate import load_run_config
-        from dlbook.runs import MODEL_FILE
 
         run_dir = Path(cfg.run)
         run_cfg = load_run_config(run_dir)
@@ -234,7 +231,10 @@ def generate(cfg: DictConfig) -> str:
                 f"run={run_dir} was not trained on a character dataset (its dataset is "
                 f"{run_cfg.dataset.get('_target_')}); dlbook generate needs a text-generation run."
             )
-        model = keras.saving.load_model(run_dir / MODEL_FILE, safe_mode=True)
+        from dlbook.trainer import load_run_model
+
+        unsafe_load = cfg.get("unsafe_load", False)
+        model = load_run_model(run_dir, unsafe_load=unsafe_load, run_key="run", unsafe_key="unsafe_load")
         if model.output_shape[-1] != len(chars):
             raise DlbookError(
                 f"run={run_dir}: the model predicts {model.output_shape[-1]} characters but the dataset now has "

@@ -5,7 +5,8 @@ released between runs, and one crash cannot take the others down). Before anythi
 experiment's composed config is checked for the files it would read (a dataset in Keras' cache,
 ImageNet weights in Keras' models cache, a Kaggle folder) without downloading anything: what is
 missing is listed as "data not available" with the command that gets it, never silently skipped.
-At the end ``reproduction.md`` and ``reproduction.json`` are written to the reproduce folder.
+At the end ``reproduction.md`` and ``reproduction.json`` are written to the reproduce folder; with
+``readme=README.md`` the README's catalogue table is then rewritten from them (dlbook.catalog_table).
 
 This module imports no TensorFlow: the runs import it in their own processes.
 """
@@ -569,10 +570,15 @@ def reproduce(cfg: DictConfig) -> int:
     overrides = cfg.overrides if cfg.overrides is not None else []
     if isinstance(overrides, str):
         overrides = [overrides]
+    readme = cfg.get("readme")
     try:
         quick = cfg.quick
         if not isinstance(quick, bool):
             raise ConfigError(f"quick={quick} is not valid: true or false")
+        if readme is not None:
+            from dlbook.catalog_table import check_readme
+
+            readme = check_readme(readme)  # before hours of runs, not after
         rows = run_reproduction(folder, experiments, quick, list(overrides), cfg.timeout_minutes)
     except DlbookError as error:
         exit_for_user_error(error)
@@ -582,6 +588,11 @@ def reproduce(cfg: DictConfig) -> int:
     if quick:
         print("(quick mode: debug settings and offline data; the numbers are not comparable with the book)")
     print(f"\nReport: {folder / REPORT_MD}", flush=True)
+    if readme is not None:
+        from dlbook.catalog_table import update_readme
+
+        update_readme(readme, read_json(folder / REPORT_JSON))
+        print(f"Catalogue table rewritten in {readme}", flush=True)
     code = exit_code(rows)
     if code:
         raise SystemExit(code)

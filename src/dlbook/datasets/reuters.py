@@ -11,7 +11,7 @@ import numpy as np
 from dlbook.datasets import sequences
 from dlbook.datasets.download import fetch
 from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.datasets.safe_npz import load_npz
+from dlbook.datasets.safe_npz import expected_keras_npz, load_npz
 from dlbook.errors import ConfigError, DatasetFormatError
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/reuters.npz"
@@ -61,7 +61,7 @@ def load(
         )
 
     file = fetch("Reuters", fname="reuters.npz", origin=origin, file_hash=file_hash, path=path, cache_dir=cache_dir)
-    arrays = load_npz(file, required=("x", "y"))
+    arrays = load_npz(file, required=("x", "y"), expected=expected_keras_npz("reuters.npz", ("x", "y"), origin))
     texts = sequences.ragged_from_array(arrays["x"], f"{file} (x)")
     topics = np.asarray(arrays["y"])
     if topics.ndim != 1 or len(topics) != len(texts) or not np.issubdtype(topics.dtype, np.integer):

@@ -63,12 +63,13 @@ class RestrictedUnpickler(pickle.Unpickler):
         return allowed
 
 
-def load_npz(path: str | Path, required: Iterable[str] = ()) -> dict[str, np.ndarray]:
+def load_npz(path: str | Path, required: Iterable[str] = (), expected: str | None = None) -> dict[str, np.ndarray]:
     """Read every ``.npy`` member of the ``.npz`` at ``path`` into a dict keyed by member name.
 
     Object-dtype members are unpickled with an unpickler restricted to NumPy array
     reconstruction; the others load with ``allow_pickle=False``. A file that is not a valid
-    ``.npz``, or lacks one of the ``required`` keys, raises :class:`DatasetFormatError`.
+    ``.npz``, or lacks one of the ``required`` keys, raises :class:`DatasetFormatError`; its
+    message ends with ``expected`` (what file belongs here and how to get it), when given.
     """
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
@@ -84,15 +85,24 @@ def load_npz(path: str | Path, required: Iterable[str] = ()) -> dict[str, np.nda
     except zipfile.BadZipFile as error:
         raise DatasetFormatError(
             f"{path} is not a .npz file ({error}); it may be truncated or the wrong file. "
-            "Delete it and download it again, or point dataset.path at the right file."
+            + (expected or "Delete it and download it again, or point dataset.path at the right file.")
         ) from error
     missing = [key for key in required if key not in arrays]
     if missing:
         raise DatasetFormatError(
             f"{path} lacks the arrays {', '.join(missing)} (it has: {', '.join(sorted(arrays)) or 'none'}); "
-            "it is not the dataset file expected here."
+            "it is not the dataset file expected here." + (f" {expected}" if expected else "")
         )
     return arrays
+
+
+def expected_keras_npz(fname: str, keys: Iterable[str], origin: str) -> str:
+    """The sentence that says which Keras file a loader reads and how to get it (for :func:`load_npz`)."""
+    return (
+        f"Expected Keras' {fname}: a NumPy .npz archive holding the arrays {', '.join(keys)}. Get it from "
+        f"{origin} (with dataset.path=null dlbook downloads it into its cache), or point dataset.path at a "
+        "copy of that file."
+    )
 
 
 def _read_member(buffer: io.BytesIO, source: str) -> np.ndarray:

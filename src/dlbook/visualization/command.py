@@ -57,8 +57,6 @@ def check_method(method: str) -> str:
 
 def load_model(cfg: DictConfig):
     """(model, imagenet): the run's model.keras (Keras safe mode) or the configured keras.applications model."""
-    import keras
-
     if cfg.run is None and cfg.model is None:
         raise ConfigError(
             "run=null and model=null: say which model to draw, run=<a dlbook run directory> or "
@@ -71,11 +69,13 @@ def load_model(cfg: DictConfig):
         )
     if cfg.run is not None:
         from dlbook.evaluate import load_run_config
-        from dlbook.runs import MODEL_FILE
 
         run_dir = Path(cfg.run)
         load_run_config(run_dir)
-        return keras.saving.load_model(run_dir / MODEL_FILE, safe_mode=True), False
+        from dlbook.trainer import load_run_model
+
+        unsafe_load = cfg.get("unsafe_load", False)
+        return load_run_model(run_dir, unsafe_load=unsafe_load, run_key="run", unsafe_key="unsafe_load"), False
     if not isinstance(cfg.model, DictConfig) or "_target_" not in cfg.model:
         raise ConfigError(
             f"model={cfg.model} is not valid: give a keras.applications model as a config, "

@@ -15,11 +15,13 @@ import os
 import pickle
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,9 @@ class DlbookLauncher(Launcher):
         }
         self.fail_fast = fail_fast
         self.progress = progress
+        self._processes: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._terminated = False
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -95,6 +100,7 @@ class DlbookLauncher(Launcher):
             number = initial_job_idx + offset
             log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
             jobs.append((number, list(overrides), self._job_config(number, overrides)))
+        _refuse_earlier_runs(jobs)
 
         def run_one(number: int, overrides: list[str], config: DictConfig) -> JobReturn | None:
             slot = free.get()
@@ -115,13 +121,21 @@ class DlbookLauncher(Launcher):
         exchange = sweep_dir / EXCHANGE_DIR  # job and result files pass between the processes here
         exchange.mkdir(exist_ok=True)
         try:
-            with ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="dlbook-job") as pool:
+            with (
+                _forward_sigterm(self, stop),
+                ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="dlbook-job") as pool,
+            ):
                 futures = [pool.submit(run_one, *job) for job in jobs]
                 results = [future.result() for future in futures]
         finally:
             board.close()
             shutil.rmtree(exchange, ignore_errors=True)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        if self._terminated:
+            raise SweepStopped(
+                f"SIGTERM: the sweep was stopped; its running jobs were asked to stop and saved their last "
+                f"completed epoch. Continue it with: dlbook train -m resume={sweep_dir}"
+            )
         if first_failure:
             number, config, result = first_failure[0]
             not_started = sum(result is None for result in results)
@@ -163,7 +177,14 @@ class DlbookLauncher(Launcher):
         environment = {**os.environ, **slot.env, "DLBOOK_LAUNCHER_SLOT": slot.label}
         command = [sys.executable, "-m", "hydra_plugins.dlbook_launcher.worker", str(job_file), str(result_file)]
         with open(job_dir / OUTPUT_LOG, "ab") as output:
-            process = subprocess.run(command, env=environment, stdout=output, stderr=subprocess.STDOUT, check=False)
+            process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
+            with self._lock:
+                self._processes.add(process)
+            try:
+                process.wait()
+            finally:
+                with self._lock:
+                    self._processes.discard(process)
         try:
             if result_file.exists():
                 return pickle.loads(result_file.read_bytes())
@@ -174,7 +195,6 @@ class DlbookLauncher(Launcher):
 
     def _died(self, number: int, overrides: list[str], config: DictConfig, job_dir: Path, code: int) -> JobReturn:
         """The JobReturn of a job whose process gave no result; its status.json says failed, not running."""
-        import signal
 
         if code < 0:
             cause = f"its process was killed by {signal.Signals(-code).name}"
@@ -194,6 +214,45 @@ class DlbookLauncher(Launcher):
         )
         result._return_value = error
         return result
+
+
+@contextmanager
+def _forward_sigterm(launcher: DlbookLauncher, stop: threading.Event):
+    """While jobs run, SIGTERM to the sweep stops starting jobs and passes the signal on to the running ones."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signal_number, frame):
+        launcher._terminated = True
+        stop.set()
+        with launcher._lock:
+            for process in launcher._processes:
+                process.send_signal(signal_number)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _refuse_earlier_runs(jobs: list[tuple[int, list[str], DictConfig]]) -> None:
+    """Stop before starting anything if a job's folder holds a run already, unless the sweep is resuming."""
+    taken = [
+        _job_dir(config)
+        for _, _, config in jobs
+        if (_job_dir(config) / "status.json").exists() and OmegaConf.select(config, "resume", default=None) is None
+    ]
+    if taken:
+        from dlbook.errors import DlbookError
+
+        raise DlbookError(
+            f"hydra.sweep.dir={taken[0].parent} is not valid for a new sweep: job folder(s) "
+            f"{', '.join(path.name for path in taken)} already hold runs, and dlbook never overwrites a run. "
+            f"Leave hydra.sweep.dir out (a new folder is named by the time), or continue that sweep with "
+            f"`dlbook train -m resume={taken[0].parent}`."
+        )
 
 
 def _job_dir(config: DictConfig) -> Path:

@@ -9,6 +9,7 @@ set ``hydra.launcher.fail_fast=true``.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ class DlbookSweeper(BasicSweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        resuming = any(argument.startswith("resume=") for argument in arguments)
         returns: list[Sequence[JobReturn]] = []
         next_job = 0
         while not self.is_done():
@@ -40,10 +42,43 @@ class DlbookSweeper(BasicSweeper):
             # Compose every job's config first: a typo in an override stops the sweep before any job runs.
             self.validate_batch_is_legal(batch)
             log.debug("validated %d job configs in %.2f s", len(batch), time.perf_counter() - started)
-            returns.append(self.launcher.launch(batch, initial_job_idx=next_job))
+            numbers = list(range(next_job, next_job + len(batch)))
+            if resuming:  # `-m resume=<sweep dir>`: the same jobs, in the same order; run those not completed
+                done = [number for number in numbers if _completed(sweep_dir / str(number))]
+                if done:
+                    log.info("resume: jobs %s completed before; they are not run again", _ranges(done))
+                numbers = [number for number in numbers if number not in done]
+            for first, last in _consecutive(numbers):
+                chunk = batch[first - next_job : last - next_job + 1]
+                returns.append(self.launcher.launch(chunk, initial_job_idx=first))
             next_job += len(batch)
         results = [result for batch_results in returns for result in batch_results if result is not None]
         failed = sum(result.status is JobStatus.FAILED for result in results)
         if failed:
             log.warning("%d of %d jobs failed; see each job's status.json and the sweep summary", failed, len(results))
         return returns
+
+
+def _completed(job_dir: Path) -> bool:
+    status_file = job_dir / "status.json"
+    if not status_file.exists():
+        return False
+    try:
+        return json.loads(status_file.read_text(encoding="utf-8")).get("status") == "completed"
+    except (OSError, ValueError):
+        return False
+
+
+def _consecutive(numbers: list[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive numbers, e.g. [0,1,2,5,6] -> [(0,2),(5,6)]."""
+    runs: list[tuple[int, int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
+
+
+def _ranges(numbers: list[int]) -> str:
+    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in _consecutive(numbers))

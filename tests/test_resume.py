@@ -1,0 +1,144 @@
+"""Resuming interrupted runs and sweeps: `dlbook train resume=<run dir>` and `dlbook train -m resume=<sweep dir>`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from cli_runner import DLBOOK, read, run_dlbook
+
+from dlbook.errors import DlbookError
+from dlbook.resume import resume_arguments
+
+# Boston housing, 2 folds x 30 epochs then a 10-epoch retrain: a few seconds of training with many epoch
+# boundaries to stop at. steps_per_execution=1 and deterministic=true: a resumed run must match exactly.
+PROTOCOL = [
+    "deterministic=true",
+    "task.folds=2",
+    "trainer.epochs=30",
+    "trainer.batch_size=16",
+    "trainer.steps_per_execution=1",
+    "task.retrain.epochs=10",
+    "trainer.progress=none",
+]
+
+
+def start_dlbook(cwd: Path, *arguments: str) -> subprocess.Popen:
+    import os
+
+    environment = dict(os.environ, KERAS_HOME=str(cwd / "keras_home"), TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.Popen(
+        [*DLBOOK, *arguments], cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def stop_when_fold_2_has_epochs(process: subprocess.Popen, run_dir: Path, epochs: int, sig: int) -> None:
+    """Send ``sig`` once the second fold's journal holds ``epochs`` epochs (fold 1 is then finished)."""
+    journal = run_dir / "checkpoints" / "backup" / "02_fold_2" / "epochs.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        try:
+            if len(json.loads(journal.read_text())) >= epochs:
+                process.send_signal(sig)
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    process.wait(timeout=240)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    done = run_dlbook("train", *PROTOCOL, "hydra.run.dir=run", cwd=workdir, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return read(workdir / "run" / "metrics.json")
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_training_resumes_to_the_same_metrics(tmp_path, uninterrupted):
+    process = start_dlbook(tmp_path, "train", *PROTOCOL, "hydra.run.dir=run")
+    stop_when_fold_2_has_epochs(process, tmp_path / "run", 5, signal.SIGKILL)
+    assert process.returncode == -signal.SIGKILL
+    assert read(tmp_path / "run" / "status.json")["status"] == "running"  # what a killed process leaves
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+    resumed = run_dlbook("train", "resume=run", cwd=tmp_path, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "fold_1: resuming after epoch 30 of 30" in log
+    assert "fold_2: resuming after epoch" in log
+    assert read(tmp_path / "run" / "metrics.json") == uninterrupted
+    status = read(tmp_path / "run" / "status.json")
+    assert status["status"] == "completed" and status["resumed"] == 1
+    assert not (tmp_path / "run" / "checkpoints" / "backup").exists()  # backups go once the run is complete
+
+
+@pytest.mark.slow
+def test_sigterm_marks_the_run_interrupted_and_it_resumes(tmp_path, uninterrupted):
+    process = start_dlbook(tmp_path, "train", *PROTOCOL, "hydra.run.dir=run")
+    stop_when_fold_2_has_epochs(process, tmp_path / "run", 3, signal.SIGTERM)
+    output = process.stdout.read()
+    assert process.returncode == 128 + signal.SIGTERM, output
+    status = read(tmp_path / "run" / "status.json")
+    assert status["status"] == "interrupted" and status["signal"] == "SIGTERM"
+    assert "dlbook train resume=run" in output
+
+    resumed = run_dlbook("train", "resume=run", "trainer.progress=epochs", cwd=tmp_path, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert read(tmp_path / "run" / "metrics.json") == uninterrupted
+
+
+def test_resume_keeps_the_run_config_and_refuses_other_overrides(tmp_path):
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("- seed=3\n- trainer.epochs=5\n")
+    (run / "status.json").write_text(json.dumps({"status": "interrupted"}))
+    assert resume_arguments([f"resume={run}", "trainer.epochs=8"]) == [
+        "seed=3",
+        "trainer.epochs=8",
+        f"resume={run}",
+        f"hydra.run.dir={run}",
+    ]
+    with pytest.raises(DlbookError, match=r"model.units=32 is not valid with resume=.*keeps the config it started"):
+        resume_arguments([f"resume={run}", "model.units=32"])
+    (run / "status.json").write_text(json.dumps({"status": "completed"}))
+    with pytest.raises(DlbookError, match="already completed"):
+        resume_arguments([f"resume={run}"])
+    with pytest.raises(DlbookError, match="it is not a run directory"):
+        resume_arguments([f"resume={tmp_path}"])
+    with pytest.raises(DlbookError, match="it is not a sweep directory"):
+        resume_arguments(["-m", f"resume={run}"])
+
+
+def test_resume_from_the_command_line_explains_a_bad_directory(tmp_path):
+    done = run_dlbook("train", f"resume={tmp_path}", cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert "is not a run directory" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_a_sweep_resumes_only_its_unfinished_jobs(tmp_path):
+    first = run_dlbook("train", "-m", "debug=fast", "model.units=8,-1", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    sweep = tmp_path / "sweep"
+    completed_status = (sweep / "0" / "status.json").read_text()
+    assert read(sweep / "1" / "status.json")["status"] == "failed"
+
+    again = run_dlbook("train", "-m", "debug=fast", "model.units=8,-1", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    assert again.returncode != 0  # the same folder without resume: refused, nothing overwritten
+    assert "already hold runs" in again.stderr + again.stdout
+    assert (sweep / "0" / "status.json").read_text() == completed_status
+
+    resumed = run_dlbook("train", "-m", f"resume={sweep}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    output = resumed.stdout + resumed.stderr
+    assert "jobs 0 completed before; they are not run again" in output
+    assert (sweep / "0" / "status.json").read_text() == completed_status  # job 0 did not run again
+    status = read(sweep / "1" / "status.json")
+    assert status["status"] == "failed" and status["resumed"] == 1  # job 1 ran again (and fails again)
+    assert (sweep / "summary.csv").exists()
