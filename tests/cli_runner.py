@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 
 DLBOOK = [sys.executable, "-m", "dlbook"]
+# For tests that sweep over experiments to check the experiments themselves: Hydra's basic launcher runs
+# every job in the one process, so TensorFlow is imported once instead of once per job. dlbook's own
+# launcher (a process per job) is tested in tests/hydra_plugins/ and by the other sweep tests.
+ONE_PROCESS = "hydra/launcher=basic"
 
 
 def run_dlbook(*arguments: str, cwd: Path, timeout: float = 600, env: dict | None = None):

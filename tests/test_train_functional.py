@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli_runner import run_dlbook, sweep_results
+from cli_runner import ONE_PROCESS, run_dlbook, sweep_results
 
 CHAPTER_7_EXPERIMENTS = [
     "qa_two_inputs",
@@ -19,7 +19,13 @@ SMALL_DATA = ["++dataset.train_samples=200", "++dataset.test_samples=40"]
 
 def test_chapter_7_experiments(tmp_path):
     result = run_dlbook(
-        "train", "-m", f"experiment={','.join(CHAPTER_7_EXPERIMENTS)}", "debug=fast", *SMALL_DATA, cwd=tmp_path
+        "train",
+        "-m",
+        ONE_PROCESS,
+        f"experiment={','.join(CHAPTER_7_EXPERIMENTS)}",
+        "debug=fast",
+        *SMALL_DATA,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = sweep_results(tmp_path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli_runner import run_dlbook, sweep_results
+from cli_runner import ONE_PROCESS, run_dlbook, sweep_results
 from fake_images import write_kaggle_train
 
 END_TO_END_EXPERIMENTS = ["cats_vs_dogs_scratch", "cats_vs_dogs_augmented", "vgg16_augmented", "vgg16_finetune"]
@@ -16,6 +16,7 @@ def test_cats_vs_dogs_experiments_from_a_kaggle_style_folder(tmp_path):
     end_to_end = run_dlbook(
         "train",
         "-m",
+        ONE_PROCESS,
         f"experiment={','.join(END_TO_END_EXPERIMENTS)}",
         "debug=fast",
         f"dataset.path={kaggle}",
@@ -27,6 +28,7 @@ def test_cats_vs_dogs_experiments_from_a_kaggle_style_folder(tmp_path):
     features = run_dlbook(
         "train",
         "-m",
+        ONE_PROCESS,
         "experiment=vgg16_features",
         "debug=fast",
         f"dataset.path={kaggle}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from cli_runner import read, run_dlbook
+from cli_runner import ONE_PROCESS, read, run_dlbook
 from composing import compose_train_config
 from fakes import write_imdb_npz
 from hydra.utils import instantiate
@@ -92,6 +92,7 @@ def test_one_command_runs_the_five_experiments_and_draws_their_validation_losses
     result = run_dlbook(
         "train",
         "-m",
+        ONE_PROCESS,
         "hparams_search=imdb_overfitting",
         "debug=fast",
         "trainer.max_epochs=2",

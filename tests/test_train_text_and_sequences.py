@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cli_runner import run_dlbook, sweep_results
+from cli_runner import ONE_PROCESS, run_dlbook, sweep_results
 from fake_text import write_aclimdb, write_glove, write_jena_csv
 from fakes import write_imdb_npz
 
@@ -44,6 +44,7 @@ def test_imdb_sequence_experiments(tmp_path):
     result = run_dlbook(
         "train",
         "-m",
+        ONE_PROCESS,
         f"experiment={','.join(IMDB_SEQUENCE_EXPERIMENTS)}",
         "debug=fast",
         f"dataset.path={data}",
@@ -63,6 +64,7 @@ def test_jena_experiments_report_mae_normalised_and_in_celsius(tmp_path):
     result = run_dlbook(
         "train",
         "-m",
+        ONE_PROCESS,
         f"experiment={','.join(JENA_EXPERIMENTS)}",
         "debug=fast",
         f"dataset.path={data}",
@@ -90,6 +92,7 @@ def test_glove_and_no_glove_on_raw_text(tmp_path):
     result = run_dlbook(
         "train",
         "-m",
+        ONE_PROCESS,
         "experiment=imdb_glove,imdb_no_glove",
         "debug=fast",
         f"dataset.path={aclimdb}",
