@@ -131,3 +131,21 @@ def test_metrics_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         dlbook.runs.write_json(tmp_path / "metrics.json", {"test": {"accuracy": 0.9}})
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"test": {"accuracy": 0.5}}
+
+
+def test_ctrl_c_or_sigterm_wait_for_the_fit_to_reach_a_safe_point():
+    import os
+    import signal
+
+    from dlbook.faults import STOP_REQUESTS, RunInterrupted, graceful_interrupts, nan_guard
+
+    with graceful_interrupts():
+        with pytest.raises(RunInterrupted, match="SIGINT"):  # outside a fit: at once
+            os.kill(os.getpid(), signal.SIGINT)
+        guard = nan_guard("fit")
+        guard.on_train_begin()
+        os.kill(os.getpid(), signal.SIGTERM)  # inside a fit: recorded, nothing raised yet
+        assert STOP_REQUESTS.signal_name == "SIGTERM"
+        with pytest.raises(RunInterrupted, match="SIGTERM"):
+            guard.on_train_batch_end(4, {"loss": 0.3})  # the next batch boundary
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are put back

@@ -142,3 +142,17 @@ def test_a_sweep_resumes_only_its_unfinished_jobs(tmp_path):
     status = read(sweep / "1" / "status.json")
     assert status["status"] == "failed" and status["resumed"] == 1  # job 1 ran again (and fails again)
     assert (sweep / "summary.csv").exists()
+
+
+@pytest.mark.slow
+def test_resuming_an_optuna_search_continues_its_study(tmp_path):
+    import optuna
+
+    search = ["-m", "hparams_search=boston_optuna", "debug=fast", "task.folds=2", "task.retrain=null"]
+    first = run_dlbook("train", *search, "hydra.sweeper.n_trials=2", "hydra.sweep.dir=search", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    resumed = run_dlbook("train", "-m", f"resume={tmp_path / 'search'}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    study = optuna.load_study(study_name="boston_housing", storage=f"sqlite:///{tmp_path / 'search' / 'optuna.db'}")
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 4
+    assert [read(tmp_path / "search" / str(job) / "status.json")["status"] for job in range(4)] == ["completed"] * 4

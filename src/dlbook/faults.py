@@ -66,6 +66,12 @@ def nan_guard(phase: str):
     import keras
 
     class FitGuard(keras.callbacks.Callback):
+        # Keras may run batch-end callbacks in a background thread, so that the next training step does not
+        # wait for them (it turns that off for any callback with a batch hook that does not say it is safe).
+        # An exception raised here reaches the training loop at the next batch, or before the epoch ends
+        # (and before its backup is saved).
+        async_safe = True
+
         def __init__(self) -> None:
             super().__init__()
             self.epoch = 0

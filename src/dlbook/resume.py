@@ -58,6 +58,9 @@ class FitBackup:
         backup = keras.callbacks.BackupAndRestore(
             backup_dir=str(self.path), save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
         )
+        # Its batch hook does nothing when saving once per epoch; saying so keeps Keras' asynchronous
+        # batch-end callbacks on (measured: the IMDB LSTM's epochs took 1.2x as long without them).
+        backup.async_safe = True
         return [_Journal(self.path / JOURNAL_FILE, timer, self.journal(self.epochs_done())), backup]
 
 

@@ -44,6 +44,15 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the current folder when it lies inside it (as a user would type it)."""
+    absolute = Path(path).resolve()
+    try:
+        return str(absolute.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(absolute)
+
+
 class RunDirectory:
     """One run's folder (Hydra's output directory for the job)."""
 

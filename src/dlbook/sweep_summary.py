@@ -51,6 +51,7 @@ import yaml
 
 from dlbook.errors import DlbookError
 from dlbook.reference import lookup
+from dlbook.runs import display_path
 from dlbook.tasks.summaries import lower_is_better as metric_lower_is_better
 
 log = logging.getLogger("dlbook")
@@ -419,18 +420,10 @@ def summarize(sweep_dir: str | Path, sweep_finished: bool = False) -> SweepSumma
     return summary
 
 
-def _display(path: Path) -> str:
-    """``path`` relative to the current folder when inside it, as a user would type it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def report(summary: SweepSummary) -> str:
     """What the end of a multirun and `dlbook summarize` print: where the files are, and the table."""
     files = [SUMMARY_CSV, SUMMARY_MD] + ([FIGURE] if summary.figure else [])
-    return f"Sweep summary ({', '.join(files)}) in {_display(summary.sweep_dir)}:\n\n{summary.markdown()}"
+    return f"Sweep summary ({', '.join(files)}) in {display_path(summary.sweep_dir)}:\n\n{summary.markdown()}"
 
 
 def _make_callback_class():

@@ -17,7 +17,7 @@ from dlbook.plots import plot_curves
 from dlbook.pruning import find_pruned
 from dlbook.reference import judge, lookup
 from dlbook.report import run_report
-from dlbook.runs import MODEL_FILE, RunDirectory
+from dlbook.runs import MODEL_FILE, RunDirectory, display_path
 
 log = logging.getLogger("dlbook")
 
@@ -119,15 +119,6 @@ def _in_multirun() -> bool:
     from hydra.types import RunMode
 
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def display_path(path: str) -> str:
-    """``path`` relative to the current folder when it lies inside it (as a user would type it)."""
-    absolute = Path(path).resolve()
-    try:
-        return str(absolute.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(absolute)
 
 
 def _title(cfg: DictConfig) -> str:

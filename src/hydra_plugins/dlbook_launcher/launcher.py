@@ -32,6 +32,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from dlbook.runs import display_path
 from hydra_plugins.dlbook_launcher.slots import Slot, plan_slots
 
 log = logging.getLogger("dlbook")
@@ -259,14 +260,6 @@ def _job_dir(config: DictConfig) -> Path:
     return Path(config.hydra.sweep.dir) / str(config.hydra.sweep.subdir)
 
 
-def _shown_path(path: Path) -> str:
-    """``path`` relative to the current folder when it lies inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _error_text(error: Any) -> str:
     return f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
 
@@ -300,7 +293,7 @@ class _Board:
     def finished(self, number: int, result: JobReturn, slot: Slot, job_dir: Path) -> None:
         with self.lock:
             self.running -= 1
-            where = _shown_path(job_dir)
+            where = display_path(job_dir)
             if result.status is JobStatus.FAILED and type(result._return_value).__name__ == "TrialPruned":
                 line = f"job {number} pruned on {slot.label} (the Optuna sweeper stopped an unpromising trial): {where}"
             elif result.status is JobStatus.FAILED:
