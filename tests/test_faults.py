@@ -149,3 +149,12 @@ def test_ctrl_c_or_sigterm_wait_for_the_fit_to_reach_a_safe_point():
         with pytest.raises(RunInterrupted, match="SIGTERM"):
             guard.on_train_batch_end(4, {"loss": 0.3})  # the next batch boundary
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are put back
+
+
+def test_a_nan_failure_keeps_its_details_across_processes():
+    """Sweep jobs hand their error back to the launcher by pickling (it once failed to unpickle)."""
+    import pickle
+
+    error = NonFiniteLoss("loss became nan", fit="fold_1", epoch=2, batch=5)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.fit, copy.epoch, copy.batch) == ("loss became nan", "fold_1", 2, 5)

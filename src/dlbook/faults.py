@@ -22,9 +22,13 @@ from dlbook.errors import DlbookError
 class NonFiniteLoss(DlbookError):
     """The training loss became NaN or infinite."""
 
-    def __init__(self, message: str, *, fit: str, epoch: int, batch: int) -> None:
+    def __init__(self, message: str, fit: str | None = None, epoch: int | None = None, batch: int | None = None):
         super().__init__(message)
         self.fit, self.epoch, self.batch = fit, epoch, batch
+
+    def __reduce__(self):
+        # A sweep job's error travels back to the launcher by pickling: keep where it happened.
+        return (type(self), (str(self), self.fit, self.epoch, self.batch))
 
 
 class RunInterrupted(KeyboardInterrupt):

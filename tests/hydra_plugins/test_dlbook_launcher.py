@@ -90,6 +90,14 @@ def test_a_job_that_raises_or_dies_does_not_stop_the_others(tmp_path):
     assert len(list((tmp_path / "sweep").glob("*/output.log"))) == 6
 
 
+def test_an_error_that_does_not_unpickle_still_comes_back_as_a_failure(tmp_path):
+    done = run_app(tmp_path, "index=0,1", "behaviour=work,stubborn")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "StubbornError: job 0 failed stubbornly" in output and "2 of 4 jobs failed" in output
+    assert sorted(record["index"] for record in job_records(tmp_path)) == [0, 1]
+
+
 def test_fail_fast_stops_starting_jobs_and_exits_non_zero(tmp_path):
     done = run_app(tmp_path, "index=0,1,2,3", "behaviour=raise", "hydra.launcher.fail_fast=true")
     assert done.returncode != 0

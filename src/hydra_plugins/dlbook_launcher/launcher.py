@@ -188,7 +188,12 @@ class DlbookLauncher(Launcher):
                     self._processes.discard(process)
         try:
             if result_file.exists():
-                return pickle.loads(result_file.read_bytes())
+                try:
+                    return pickle.loads(result_file.read_bytes())
+                except Exception as error:  # noqa: BLE001 - one unreadable result must not end the sweep
+                    return self._failed(
+                        number, overrides, config, JobDied(f"job {number}'s result is unreadable: {error}")
+                    )
             return self._died(number, overrides, config, job_dir, process.returncode)
         finally:
             job_file.unlink(missing_ok=True)
@@ -205,6 +210,11 @@ class DlbookLauncher(Launcher):
         from dlbook.runs import mark_died
 
         mark_died(job_dir, cause)
+        return self._failed(number, overrides, config, error)
+
+    def _failed(self, number: int, overrides: list[str], config: DictConfig, error: BaseException) -> JobReturn:
+        """A failed JobReturn made here, for a job whose process could not hand back its own."""
+        job_dir = _job_dir(config)
         result = JobReturn(
             overrides=overrides,
             cfg=config,

@@ -17,7 +17,7 @@ import cloudpickle
 def _picklable(value: object) -> object:
     """``value`` itself if it survives pickling, else a RuntimeError carrying its type and message."""
     try:
-        cloudpickle.dumps(value)
+        cloudpickle.loads(cloudpickle.dumps(value))  # the launcher must be able to read it back, too
         return value
     except Exception:  # noqa: BLE001 - any pickling failure: keep the essentials
         if isinstance(value, BaseException):
