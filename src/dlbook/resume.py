@@ -49,8 +49,9 @@ class FitBackup:
         rows = json.loads(journal.read_text(encoding="utf-8"))
         return [row for row in rows if row["epoch"] < epochs]
 
-    def callbacks(self, timer) -> list:
-        """The journal and Keras' BackupAndRestore, in this order (the journal is written first each epoch)."""
+    def callbacks(self, timer, rows: list[dict[str, Any]]) -> list:
+        """The journal (continuing ``rows``, the restored epochs) and Keras' BackupAndRestore, in this order
+        (the journal is written first each epoch)."""
         import keras
 
         self.path.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ class FitBackup:
         # Its batch hook does nothing when saving once per epoch; saying so keeps Keras' asynchronous
         # batch-end callbacks on (measured: the IMDB LSTM's epochs took 1.2x as long without them).
         backup.async_safe = True
-        return [_Journal(self.path / JOURNAL_FILE, timer, self.journal(self.epochs_done())), backup]
+        return [_Journal(self.path / JOURNAL_FILE, timer, rows), backup]
 
 
 def _journal_class():

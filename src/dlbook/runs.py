@@ -44,6 +44,14 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def run_status(path: str | Path) -> str | None:
+    """The status in ``path``'s status.json (running, completed, failed, ...), or None where there is no run."""
+    try:
+        return read_json(Path(path) / STATUS_FILE).get("status")
+    except (OSError, ValueError):
+        return None
+
+
 def display_path(path: str | Path) -> str:
     """``path`` relative to the current folder when it lies inside it (as a user would type it)."""
     absolute = Path(path).resolve()

@@ -164,7 +164,7 @@ class Trainer:
                         self.settings.steps_per_execution,
                         passes,
                     )
-            fault_callbacks += backup.callbacks(timer)
+            fault_callbacks += backup.callbacks(timer, resumed_rows)
         callbacks = [timer, *fault_callbacks, *build_callbacks(self.cfg.callbacks, phase)]
         callbacks += pruning_callbacks(self.cfg, len(self.history_rows))  # steps go on over the run's fits
         for callback in callbacks:
@@ -296,7 +296,7 @@ def load_run_model(
     import keras
 
     from dlbook.errors import ConfigError, DlbookError
-    from dlbook.models import dcgan, layers, vae
+    from dlbook.models import register_serializable
 
     if not isinstance(unsafe_load, bool):
         raise ConfigError(
@@ -309,10 +309,7 @@ def load_run_model(
             f"{run_key}={run_dir} is not valid: it has no model.keras. Give the directory of a "
             "completed run (dlbook train prints it at the end)."
         )
-    # dlbook's classes are registered on first use; a fresh process (dlbook evaluate) has used none yet.
-    vae.vae_class()
-    dcgan.dcgan_class()
-    layers.last_timestep_feature(0)
+    register_serializable()
     if unsafe_load:
         log.warning("loading %s with Keras safe mode off (%s=true): its Python code runs", model_file, unsafe_key)
         return keras.saving.load_model(model_file, safe_mode=False)

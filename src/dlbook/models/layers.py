@@ -33,8 +33,13 @@ def _register():
 _LAYERS: dict[str, type] = {}
 
 
-def last_timestep_feature(feature_index: int, **kwargs):
-    """A ``LastTimestepFeature`` layer (built lazily so that importing this module needs no TensorFlow)."""
+def last_timestep_feature_class() -> type:
+    """The ``LastTimestepFeature`` class, defined and registered with Keras on first use (no TensorFlow at import)."""
     if "LastTimestepFeature" not in _LAYERS:
         _LAYERS["LastTimestepFeature"] = _register()
-    return _LAYERS["LastTimestepFeature"](feature_index, **kwargs)
+    return _LAYERS["LastTimestepFeature"]
+
+
+def last_timestep_feature(feature_index: int, **kwargs):
+    """A ``LastTimestepFeature`` layer."""
+    return last_timestep_feature_class()(feature_index, **kwargs)

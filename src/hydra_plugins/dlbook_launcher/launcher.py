@@ -32,7 +32,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from dlbook.runs import display_path
+from dlbook.runs import display_path, run_status
 from hydra_plugins.dlbook_launcher.slots import Slot, plan_slots
 
 log = logging.getLogger("dlbook")
@@ -253,7 +253,7 @@ def _refuse_earlier_runs(jobs: list[tuple[int, list[str], DictConfig]]) -> None:
     taken = [
         _job_dir(config)
         for _, _, config in jobs
-        if (_job_dir(config) / "status.json").exists() and OmegaConf.select(config, "resume", default=None) is None
+        if run_status(_job_dir(config)) is not None and OmegaConf.select(config, "resume", default=None) is None
     ]
     if taken:
         from dlbook.errors import DlbookError

@@ -9,7 +9,6 @@ set ``hydra.launcher.fail_fast=true``.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -20,6 +19,8 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
+
+from dlbook.runs import run_status
 
 log = logging.getLogger("dlbook")
 
@@ -44,11 +45,11 @@ class DlbookSweeper(BasicSweeper):
             log.debug("validated %d job configs in %.2f s", len(batch), time.perf_counter() - started)
             numbers = list(range(next_job, next_job + len(batch)))
             if resuming:  # `-m resume=<sweep dir>`: the same jobs, in the same order; run those not completed
-                done = [number for number in numbers if _completed(sweep_dir / str(number))]
+                done = [number for number in numbers if run_status(sweep_dir / str(number)) == "completed"]
                 if done:
                     log.info("resume: jobs %s completed before; they are not run again", _ranges(done))
                 numbers = [number for number in numbers if number not in done]
-            for first, last in _consecutive(numbers):
+            for first, last in consecutive_runs(numbers):
                 chunk = batch[first - next_job : last - next_job + 1]
                 returns.append(self.launcher.launch(chunk, initial_job_idx=first))
             next_job += len(batch)
@@ -59,17 +60,7 @@ class DlbookSweeper(BasicSweeper):
         return returns
 
 
-def _completed(job_dir: Path) -> bool:
-    status_file = job_dir / "status.json"
-    if not status_file.exists():
-        return False
-    try:
-        return json.loads(status_file.read_text(encoding="utf-8")).get("status") == "completed"
-    except (OSError, ValueError):
-        return False
-
-
-def _consecutive(numbers: list[int]) -> list[tuple[int, int]]:
+def consecutive_runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
     """(first, last) of each run of consecutive numbers, e.g. [0,1,2,5,6] -> [(0,2),(5,6)]."""
     runs: list[tuple[int, int]] = []
     for number in numbers:
@@ -81,4 +72,4 @@ def _consecutive(numbers: list[int]) -> list[tuple[int, int]]:
 
 
 def _ranges(numbers: list[int]) -> str:
-    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in _consecutive(numbers))
+    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in consecutive_runs(numbers))

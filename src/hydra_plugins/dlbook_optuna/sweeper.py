@@ -35,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlbook.errors import ConfigError
 from dlbook.pruning import absolute_storage_url, find_pruned, make_pruner, open_storage
+from hydra_plugins.dlbook_launcher.sweeper import consecutive_runs
 from hydra_plugins.dlbook_optuna.search_space import SearchSpace, parse_search_space
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,9 @@ class DlbookOptunaSweeper(Sweeper):
         try:
             self.validate_batch_is_legal(overrides)
             # Job folder = trial number; numbers are consecutive unless another process shares the study.
-            for start, stop in _consecutive_runs([trial.number for trial in trials]):
+            numbers = [trial.number for trial in trials]
+            for first, last in consecutive_runs(numbers):
+                start, stop = numbers.index(first), numbers.index(last) + 1
                 results = self.launcher.launch(overrides[start:stop], initial_job_idx=trials[start].number)
                 for trial, result in zip(trials[start:stop], results, strict=True):
                     self._tell(study, trial, result)
@@ -272,13 +275,3 @@ class DlbookOptunaSweeper(Sweeper):
 def _is_objective(value: Any) -> bool:
     """Whether a job's return value can be told to the study (a real number, not NaN)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
-
-
-def _consecutive_runs(numbers_: Sequence[int]) -> list[tuple[int, int]]:
-    """[start, stop) index ranges of ``numbers_`` in which each number is one more than the one before."""
-    runs, start = [], 0
-    for index in range(1, len(numbers_) + 1):
-        if index == len(numbers_) or numbers_[index] != numbers_[index - 1] + 1:
-            runs.append((start, index))
-            start = index
-    return runs
