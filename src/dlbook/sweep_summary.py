@@ -162,7 +162,8 @@ class SweepSummary:
 
 def sweep_name(sweep_dir: Path) -> str:
     """``<name>/<timestamp>``: how a sweep is recognised among outputs/multirun/."""
-    return f"{sweep_dir.parent.name}/{sweep_dir.name}"
+    parent = sweep_dir.resolve().parent.name
+    return f"{parent}/{sweep_dir.name}" if parent else sweep_dir.name
 
 
 def lower_is_better(metric: str) -> bool:
@@ -332,7 +333,8 @@ def varying_keys(jobs: list[Job]) -> list[str]:
     keys: list[str] = []
     for job in jobs:
         keys.extend(key for key in job.overrides if key not in keys)
-    return [key for key in keys if len({job.overrides.get(key) for job in jobs}) > 1]
+    # resume=<sweep dir> marks the jobs a resumed sweep ran again; it says nothing about what they are.
+    return [key for key in keys if key != "resume" and len({job.overrides.get(key) for job in jobs}) > 1]
 
 
 def plot_validation_losses(jobs: list[Job], path: Path, title: str) -> Path | None:

@@ -45,10 +45,6 @@ class JobDied(RuntimeError):
     """A job's process ended without handing back a result (killed by a signal, out of memory, crashed)."""
 
 
-class SweepStopped(RuntimeError):
-    """``fail_fast``: a job failed, so the sweep stopped starting new ones."""
-
-
 class DlbookLauncher(Launcher):
     def __init__(
         self,
@@ -133,16 +129,18 @@ class DlbookLauncher(Launcher):
             shutil.rmtree(exchange, ignore_errors=True)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         if self._terminated:
-            raise SweepStopped(
+            _refuse(
                 f"SIGTERM: the sweep was stopped; its running jobs were asked to stop and saved their last "
-                f"completed epoch. Continue it with: dlbook train -m resume={sweep_dir}"
+                f"completed epoch. Continue it with: dlbook train -m resume={sweep_dir}",
+                code=128 + signal.SIGTERM,
             )
         if first_failure:
             number, config, result = first_failure[0]
             not_started = sum(result is None for result in results)
-            raise SweepStopped(
+            _refuse(
                 f"hydra.launcher.fail_fast=true: job {number} failed ({_error_text(result._return_value)}), so "
-                f"{not_started} job(s) were not started. Its output: {_job_dir(config) / OUTPUT_LOG}."
+                f"{not_started} job(s) were not started. Its output: {_job_dir(config) / OUTPUT_LOG}.",
+                code=1,
             )
         return results
 
@@ -256,14 +254,19 @@ def _refuse_earlier_runs(jobs: list[tuple[int, list[str], DictConfig]]) -> None:
         if run_status(_job_dir(config)) is not None and OmegaConf.select(config, "resume", default=None) is None
     ]
     if taken:
-        from dlbook.errors import DlbookError
-
-        raise DlbookError(
+        _refuse(
             f"hydra.sweep.dir={taken[0].parent} is not valid for a new sweep: job folder(s) "
             f"{', '.join(path.name for path in taken)} already hold runs, and dlbook never overwrites a run. "
             f"Leave hydra.sweep.dir out (a new folder is named by the time), or continue that sweep with "
-            f"`dlbook train -m resume={taken[0].parent}`."
+            f"`dlbook train -m resume={taken[0].parent}`.",
+            code=2,
         )
+
+
+def _refuse(message: str, code: int) -> None:
+    """End the sweep with ``message`` as one paragraph and exit status ``code`` (no traceback: it is no bug)."""
+    print(f"dlbook: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
 
 
 def _job_dir(config: DictConfig) -> Path:
