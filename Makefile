@@ -17,14 +17,14 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,jax]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install dlbook with its dev tools
+install: $(STAMP) ## Create .venv and install dlbook with its dev tools and the JAX backend
 	@echo "dlbook is installed in $(VENV): run $(BIN)/dlbook --help (or source $(BIN)/activate)"
 
-test: $(STAMP) ## Run the whole test suite (offline, a few minutes)
-	$(BIN)/pytest
+test: $(STAMP) ## Run the whole test suite (offline, on every core with pytest-xdist)
+	$(BIN)/pytest -n auto --dist worksteal
 
 train: $(STAMP) ## Train the default experiment (Boston housing, offline); ARGS="experiment=imdb ..." for others
 	$(BIN)/dlbook train $(ARGS)

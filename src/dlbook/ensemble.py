@@ -188,10 +188,13 @@ def run_ensemble(
     configs = {run: load_run_config(Path(run)) for run in runs}
     check_same_dataset(configs)
 
+    first = configs[runs[0]]
+    from dlbook.backend import select_backend
+
+    select_backend(first.get("backend", "tensorflow"))  # the first run's backend, before Keras is imported
     from dlbook.runtime import prepare_tensorflow
     from dlbook.trainer import load_run_model, pipeline
 
-    first = configs[runs[0]]
     prepare_tensorflow(first.seed, first.deterministic)
     models = {
         run: load_run_model(run, unsafe_load=unsafe_load, run_key="runs", unsafe_key="unsafe_load") for run in runs

@@ -37,6 +37,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             if value is not None:
                 run_cfg.dataset[key] = value
 
+        from dlbook.backend import select_backend
+
+        select_backend(run_cfg.get("backend", "tensorflow"))  # the run's own backend, before Keras is imported
         from dlbook.runtime import prepare_tensorflow
         from dlbook.trainer import evaluate_model, load_run_model
 

@@ -93,15 +93,21 @@ _PREDICTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _predictor(model):
-    """``model(x, training=False)`` as a compiled tf.function, one per model.
+    """``model(x, training=False)`` as a compiled function, one per model.
 
     One character at a time means 400 calls per sample: an eager call of the book's LSTM costs about
-    90 ms on a CPU and model.predict more, a compiled call about 2 ms.
+    90 ms on a CPU and model.predict more, a compiled call about 2 ms. TensorFlow compiles it with
+    ``tf.function``; the other backends' ``predict_on_batch`` is their own compiled prediction step.
     """
-    import tensorflow as tf
+    import keras
 
     if model not in _PREDICTORS:
-        _PREDICTORS[model] = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            _PREDICTORS[model] = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+        else:
+            _PREDICTORS[model] = model.predict_on_batch
     return _PREDICTORS[model]
 
 
@@ -223,6 +229,10 @@ def generate(cfg: DictConfig) -> str:
             if value is not None:
                 run_cfg.dataset[key] = value
         from hydra.utils import instantiate
+
+        from dlbook.backend import select_backend
+
+        select_backend(run_cfg.get("backend", "tensorflow"))  # the run's own backend, before Keras is imported
 
         data = instantiate(run_cfg.dataset)
         chars = data.info.get("chars")

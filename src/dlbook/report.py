@@ -54,7 +54,7 @@ def metrics_table(metrics: Mapping[str, Any]) -> str:
     return table(rows, ["metric", "value"])
 
 
-def run_report(title: str, metrics: Mapping[str, Any], run_dir: str, debug: bool) -> str:
+def run_report(title: str, metrics: Mapping[str, Any], run_dir: str, debug: bool, backend: str | None = None) -> str:
     parts = [
         f"== {title} ==",
         metrics_table(metrics),
@@ -64,5 +64,7 @@ def run_report(title: str, metrics: Mapping[str, Any], run_dir: str, debug: bool
     ]
     if debug:
         parts.append("(debug settings: few steps and epochs, so the numbers are not comparable with the book)")
+    if backend:
+        parts += ["", f"Backend: {backend}"]
     parts += ["", f"Run directory: {run_dir}"]
     return "\n".join(parts)

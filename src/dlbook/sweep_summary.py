@@ -6,9 +6,10 @@ directory per job (``0/``, ``1/``, ...). ``summarize(sweep_dir)`` reads each job
 and writes:
 
 - ``summary.csv`` and ``summary.md``: one row per job folder, with the job, the overrides whose values
-  differ between jobs, the objective, the status and the error type of a failure; best first. The best
-  completed run is marked. summary.md starts with a line naming the sweep, the objective, the
-  direction and how many jobs ended in each status.
+  differ between jobs, the objective, the median epoch time (``epoch s``, from history.csv) and the
+  Keras backend with its version (from provenance.json) where the jobs recorded them, the status and
+  the error type of a failure; best first. The best completed run is marked. summary.md starts with a
+  line naming the sweep, the objective, the direction and how many jobs ended in each status.
 - ``val_loss.png``: the validation loss per epoch of every job on one figure, one line per job labelled
   by its varying overrides (the book's figures 4.4 to 4.9 compare models this way). Each job's curve is
   its first fit that has a ``val_loss`` (k-fold: the first fold). No figure when no job has one.
@@ -42,6 +43,7 @@ import json
 import logging
 import math
 import os
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,9 @@ SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 FIGURE = "val_loss.png"
 MULTIRUN_FILE = "multirun.yaml"
+# The column with each job's typical epoch time: the median over its epochs (a fit's first epoch, which
+# also builds and compiles the step, left out where the fit has more).
+EPOCH_SECONDS = "epoch s"
 
 # Display order of the statuses in the counts line.
 STATUSES = ("completed", "failed", "pruned", "interrupted", "running", "not started", "unreadable")
@@ -81,6 +86,8 @@ class Job:
     objective: str | None = None
     value: float | None = None
     curve: tuple[list[int], list[float]] | None = None
+    backend: str | None = None
+    epoch_seconds: float | None = None
     best: bool = False
     label: str = ""
 
@@ -125,18 +132,30 @@ class SweepSummary:
             f"({self.direction_source}); {len(self.jobs)} jobs: {counts or 'none'}."
         )
 
+    @property
+    def shows_backend(self) -> bool:
+        return any(job.backend for job in self.jobs)
+
+    @property
+    def shows_epoch_seconds(self) -> bool:
+        return any(job.epoch_seconds is not None for job in self.jobs)
+
     def columns(self) -> list[str]:
         objective = ["objective", "metric"] if self.mixed_objectives else [self.objective or "objective"]
-        return ["job", *self.varying, *objective, "status", "error", "best"]
+        backend = ["backend"] if self.shows_backend else []
+        seconds = [EPOCH_SECONDS] if self.shows_epoch_seconds else []
+        return ["job", *backend, *self.varying, *objective, *seconds, "status", "error", "best"]
 
     def rows(self) -> list[list[str]]:
         """The table's cells (the objective with full precision; ``markdown`` rounds it)."""
         return [
             [
                 job.name,
+                *([job.backend or ""] if self.shows_backend else []),
                 *[job.overrides.get(key, "") for key in self.varying],
                 "" if job.value is None else repr(job.value),
                 *([job.objective or ""] if self.mixed_objectives else []),
+                *([_seconds_cell(job.epoch_seconds)] if self.shows_epoch_seconds else []),
                 job.status,
                 job.error_type or "",
                 "yes" if job.best else "",
@@ -146,7 +165,7 @@ class SweepSummary:
 
     def markdown(self) -> str:
         """summary.md: the headline, then the table."""
-        objective_column = 1 + len(self.varying)
+        objective_column = 1 + int(self.shows_backend) + len(self.varying)
 
         def cell(text: str, column: int) -> str:
             if column == objective_column and text:
@@ -158,6 +177,10 @@ class SweepSummary:
         for row in self.rows():
             lines.append("| " + " | ".join(cell(text, column) for column, text in enumerate(row)) + " |")
         return "\n".join(lines) + "\n"
+
+
+def _seconds_cell(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.3f}"
 
 
 def sweep_name(sweep_dir: Path) -> str:
@@ -294,6 +317,33 @@ def validation_curve(path: Path) -> tuple[list[int], list[float]] | None:
     return (epochs, losses) if losses else None
 
 
+def job_backend(path: Path) -> str | None:
+    """ "<backend> <version>" (e.g. "jax 0.10.2") from the job's provenance.json; None where it has none."""
+    provenance = _read_json(path / "provenance.json")
+    backend = provenance.get("backend") if isinstance(provenance, dict) else None
+    if not isinstance(backend, dict) or not backend.get("name"):
+        return None
+    return " ".join(str(part) for part in (backend["name"], backend.get("version")) if part)
+
+
+def median_epoch_seconds(path: Path) -> float | None:
+    """The median epoch time in the job's history.csv (each fit's first epoch left out where it has more)."""
+    try:
+        with open(path / "history.csv", newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file))
+    except (OSError, csv.Error):
+        return None
+    by_phase: dict[str, list[float]] = {}
+    for row in rows:
+        try:
+            seconds = float(row.get("seconds") or "")
+        except ValueError:
+            continue
+        by_phase.setdefault(row.get("phase") or "", []).append(seconds)
+    times = [seconds for phase in by_phase.values() for seconds in (phase[1:] if len(phase) > 1 else phase)]
+    return statistics.median(times) if times else None
+
+
 def sweeper_direction(sweep_dir: Path) -> str | None:
     """``minimize`` / ``maximize`` from multirun.yaml's hydra.sweeper.direction (None when not set)."""
     multirun = _read_yaml(sweep_dir / MULTIRUN_FILE)
@@ -325,6 +375,8 @@ def read_job(path: Path, sweep_finished: bool) -> Job:
         objective=objective,
         value=value,
         curve=validation_curve(path),
+        backend=job_backend(path),
+        epoch_seconds=median_epoch_seconds(path),
     )
 
 
@@ -389,6 +441,8 @@ def summarize(sweep_dir: str | Path, sweep_finished: bool = False) -> SweepSumma
     sweep_dir = check_sweep_dir(Path(sweep_dir))
     jobs = [read_job(path, sweep_finished) for path in job_dirs(sweep_dir)]
     varying = varying_keys(jobs)
+    if any(job.backend for job in jobs):  # the backend column shows it, with its version
+        varying = [key for key in varying if key != "backend"]
     for job in jobs:
         job.label = ", ".join(f"{key}={job.overrides[key]}" for key in varying if key in job.overrides)
         job.label = job.label or f"job {job.name}"

@@ -9,6 +9,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from dlbook.backend import backend_description, check_backend_support, make_deterministic, select_backend
 from dlbook.config_checks import check_config
 from dlbook.errors import DlbookError, exit_for_user_error, find_user_error
 from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, interrupt_signal
@@ -42,13 +43,18 @@ def _train(cfg: DictConfig) -> float | None:
         raise
     try:
         check_config(cfg)
+        backend = select_backend(cfg.backend)  # before anything imports Keras
+        check_backend_support(cfg, backend)
+        if cfg.deterministic:
+            make_deterministic(backend)
         from dlbook.runtime import prepare_tensorflow
         from dlbook.strategy import describe_strategy, make_strategy
         from dlbook.trainer import Trainer
 
         prepare_tensorflow(cfg.seed, cfg.deterministic)
         strategy = make_strategy(cfg)  # one per run; Trainer builds every model in its scope
-        run.write_provenance({"experiment": cfg.name, "strategy": describe_strategy(strategy)})
+        backend_used = backend_description()
+        run.write_provenance({"experiment": cfg.name, "backend": backend_used, "strategy": describe_strategy(strategy)})
         data = instantiate(cfg.dataset)
         log.info(
             "%s: data from %s; %d training and %d test examples",
@@ -102,7 +108,8 @@ def _train(cfg: DictConfig) -> float | None:
         exit_for_user_error(problem)
         raise
     debug = OmegaConf.select(cfg, "trainer.max_steps") is not None
-    print(run_report(_title(cfg), metrics, display_path(cfg.paths.run_dir), debug), flush=True)
+    backend_line = f"{backend_used['name']} {backend_used['version']} on {', '.join(backend_used['devices'])}"
+    print(run_report(_title(cfg), metrics, display_path(cfg.paths.run_dir), debug, backend_line), flush=True)
     objective = cfg.objective or (cfg.reference.metric if cfg.reference else None)
     return lookup(metrics, objective) if objective else None
 
