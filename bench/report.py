@@ -50,7 +50,7 @@ def machine() -> dict[str, Any]:
 def versions() -> dict[str, str]:
     """Versions of Python and of the packages the benchmarks ran."""
     found = {"python": platform.python_version()}
-    for package in ("tensorflow", "keras", "dlbook"):
+    for package in ("tensorflow", "jax", "torch", "keras", "dlbook"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
@@ -227,6 +227,27 @@ def summary_rows(results: dict[str, dict]) -> list[list[str]]:
         _get(results, "jena_windows", "book_generator_windows_per_second"),
         _get(results, "jena_windows", "ratio_dlbook_over_book"),
     )
+    for backend in ("jax", "torch"):
+        for workload, label in (
+            ("mnist_convnet", "MNIST convnet (5.1)"),
+            ("imdb_dense", "IMDB dense (3.5)"),
+            ("imdb_lstm", "IMDB LSTM (6.2)"),
+            ("jena_gru", "Jena GRU (6.3)"),
+        ):
+            add(
+                f"backends: {label} epoch on {backend}, s (peer: the same on TensorFlow)",
+                _get(results, "backends", f"{workload}_{backend}_epoch_seconds"),
+                _get(results, "backends", f"{workload}_tensorflow_epoch_seconds"),
+                _get(results, "backends", f"{workload}_{backend}_ratio_to_tensorflow"),
+            )
+        first_step = _get(results, "backends", f"first_step_{backend}_seconds")
+        first_step_tensorflow = _get(results, "backends", "first_step_tensorflow_seconds")
+        add(
+            f"backends: to the first training step on {backend}, IMDB 3.5, s (peer: TensorFlow)",
+            first_step,
+            first_step_tensorflow,
+            first_step / first_step_tensorflow if first_step and first_step_tensorflow else None,
+        )
     parallel = _get(results, "sweep_throughput", "parallel_seconds")
     basic = _get(results, "sweep_throughput", "basic_seconds")
     add(

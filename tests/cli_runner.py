@@ -17,6 +17,10 @@ ONE_PROCESS = "hydra/launcher=basic"
 
 def run_dlbook(*arguments: str, cwd: Path, timeout: float = 600, env: dict | None = None):
     """`dlbook <arguments>` with KERAS_HOME inside ``cwd``; returns the CompletedProcess (text output)."""
+    backend = os.environ.get("DLBOOK_TEST_BACKEND")
+    if backend and arguments and arguments[0] == "train" and not any(a.startswith("backend=") for a in arguments):
+        # DLBOOK_TEST_BACKEND=jax runs the end-to-end tests' trainings on that Keras backend.
+        arguments = (*arguments, f"backend={backend}")
     environment = dict(os.environ)
     environment["KERAS_HOME"] = str(cwd / "keras_home")
     environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
