@@ -7,6 +7,7 @@ kind of every model's and optimizer's variables after each fit, then runs the re
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -176,3 +177,49 @@ def test_replica_settings_accept_batches_of_at_least_one_example_per_replica():
         "task": {"retrain": None},
     }
     check_replica_settings(OmegaConf.create(settings), replicas=4)
+
+
+JAX = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+TWO_JAX_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+BATCH_16 = ["trainer.batch_size=16", "task.retrain.batch_size=16"]
+
+
+@JAX
+def test_data_parallel_on_two_jax_devices_trains_as_one_device(tmp_path):
+    """JAX's DataParallel splits each batch over 2 (CPU) devices; the updates are those of one device."""
+    runs = {}
+    for name, strategy in (("two", "strategy=data_parallel"), ("one", "strategy=default")):
+        result = run_dlbook(
+            "train",
+            "backend=jax",
+            strategy,
+            "debug=fast",
+            *BATCH_16,
+            f"paths.output_dir={name}",
+            cwd=tmp_path,
+            env=TWO_JAX_DEVICES,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        (runs[name],) = run_dirs(tmp_path / name, "boston_housing")
+    described = read(runs["two"] / "provenance.json")["strategy"]
+    assert described == {"name": "data_parallel", "replicas": 2, "devices": ["cpu:0", "cpu:1"]}
+    assert read(runs["one"] / "provenance.json")["strategy"]["replicas"] == 1
+    two, one = read(runs["two"] / "metrics.json"), read(runs["one"] / "metrics.json")
+    for split in ("test", "train"):
+        assert two[split]["mae"] == pytest.approx(one[split]["mae"], rel=1e-5)
+
+
+@JAX
+def test_data_parallel_refuses_a_batch_smaller_than_its_devices(tmp_path):
+    result = run_dlbook(
+        "train", "backend=jax", "strategy=data_parallel", "debug=fast", cwd=tmp_path, env=TWO_JAX_DEVICES
+    )
+    assert result.returncode == 2
+    assert "trainer.batch_size=1 is not valid with 2 replicas (strategy=data_parallel)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_data_parallel_is_refused_on_tensorflow(tmp_path):
+    result = run_dlbook("train", "strategy=data_parallel", "debug=fast", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "strategy=data_parallel is not valid on backend=tensorflow" in result.stderr

@@ -1,10 +1,12 @@
 """The distribution strategy of a run (the ``strategy`` config group): one device, or mirrored over several.
 
 ``strategy=default`` is TensorFlow's default strategy: everything runs on one device, as without any
-strategy. ``strategy=mirrored`` is ``tf.distribute.MirroredStrategy``: one replica of the model per
-device (every visible GPU by default), each fed its share of every batch; the replicas' gradients are
-summed before each update (Keras scales each replica's loss by 1 / replicas, so the update is the one
-of the whole batch), and the weights stay identical ("mirrored") on all devices.
+strategy (on the other backends: no strategy at all). ``strategy=data_parallel`` is the JAX backend's
+``keras.distribution.DataParallel``. ``strategy=mirrored`` is ``tf.distribute.MirroredStrategy``: one
+replica of the model per device (every visible GPU by default), each fed its share of every batch;
+the replicas' gradients are summed before each update (Keras scales each replica's loss by
+1 / replicas, so the update is the one of the whole batch), and the weights stay identical
+("mirrored") on all devices.
 
 Keras 3 on TensorFlow distributes ``model.fit`` / ``evaluate`` / ``predict`` by itself when the model
 *and* its optimizer were created inside ``strategy.scope()``: both record the current strategy when
@@ -35,7 +37,11 @@ CROSS_DEVICE_OPS = ("nccl", "hierarchical_copy", "reduction_to_one_device")
 
 
 def default():
-    """TensorFlow's default strategy: one device, what a run without any strategy does."""
+    """One device, what a run without any strategy does: TensorFlow's default strategy, None on other backends."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
     import tensorflow as tf
 
     return tf.distribute.get_strategy()
@@ -48,6 +54,33 @@ def mirrored(devices: Sequence[str] | None = None, cross_device_ops: str | None 
     if devices is not None:
         devices = _check_devices(devices)
     return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=_cross_device_ops(cross_device_ops))
+
+
+def data_parallel(devices: Sequence[str] | None = None):
+    """``keras.distribution.DataParallel`` over ``devices`` (None: every device JAX sees), made the global one.
+
+    The JAX backend's data parallelism: the model's variables are replicated on every device and each
+    batch is split across them; gradients are averaged by XLA's collectives. The launcher's
+    ``CUDA_VISIBLE_DEVICES`` decides which GPUs a job sees, so by default a job uses the GPUs it was given.
+    """
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise ConfigError(
+            f"strategy=data_parallel is not valid on backend={keras.backend.backend()}: it is Keras' JAX data "
+            "parallelism (keras.distribution.DataParallel). Use backend=jax, or strategy=mirrored on TensorFlow."
+        )
+    available = keras.distribution.list_devices()
+    if devices is None:
+        devices = available
+    elif isinstance(devices, str) or not len(devices) or any(device not in available for device in devices):
+        raise ConfigError(
+            f"strategy.devices={devices!r} is not valid: give null (every device JAX sees) or a non-empty list "
+            f"of these devices: {available}."
+        )
+    distribution = keras.distribution.DataParallel(devices=list(devices))
+    keras.distribution.set_distribution(distribution)  # fit, evaluate and predict all follow it
+    return distribution
 
 
 def make_strategy(cfg) -> Any:
@@ -66,11 +99,11 @@ def make_strategy(cfg) -> Any:
         ", ".join(description["devices"]),
     )
     if description["replicas"] > 1:
-        check_replica_settings(cfg, description["replicas"])
+        check_replica_settings(cfg, description["replicas"], description["name"])
     return strategy
 
 
-def check_replica_settings(cfg, replicas: int) -> None:
+def check_replica_settings(cfg, replicas: int, name: str = "mirrored") -> None:
     """ConfigError for settings that fail under several replicas (Keras 3.15 / TensorFlow 2.21, tested on CPU).
 
     - ``trainer.steps_per_execution`` > 1: Keras' multi-step loop does not run under MirroredStrategy.
@@ -79,7 +112,7 @@ def check_replica_settings(cfg, replicas: int) -> None:
     from omegaconf import OmegaConf
 
     steps = OmegaConf.select(cfg, "trainer.steps_per_execution", default=1)
-    if steps != 1:
+    if steps != 1 and name == "mirrored":
         raise ConfigError(
             f"trainer.steps_per_execution={steps} is not valid with {replicas} replicas (strategy=mirrored): "
             "Keras cannot run several steps per execution under MirroredStrategy. Add "
@@ -89,7 +122,7 @@ def check_replica_settings(cfg, replicas: int) -> None:
         batch_size = OmegaConf.select(cfg, key, default=None)
         if isinstance(batch_size, int) and batch_size < replicas:
             raise ConfigError(
-                f"{key}={batch_size} is not valid with {replicas} replicas (strategy=mirrored): the batch is split "
+                f"{key}={batch_size} is not valid with {replicas} replicas (strategy={name}): the batch is split "
                 f"across the replicas, so it needs at least {replicas} examples. Use a batch size of at least "
                 f"{replicas} (ideally a multiple of it), or fewer devices (strategy.devices=...)."
             )
@@ -97,6 +130,13 @@ def check_replica_settings(cfg, replicas: int) -> None:
 
 def describe_strategy(strategy) -> dict[str, Any]:
     """Name, number of replicas and devices of ``strategy``, for provenance.json."""
+    import keras
+
+    if strategy is None:  # no strategy on a backend other than TensorFlow: its first device
+        return {"name": "default", "replicas": 1, "devices": keras.distribution.list_devices()[:1]}
+    if keras.backend.backend() == "jax" and isinstance(strategy, keras.distribution.DataParallel):
+        devices = [str(device) for device in strategy.device_mesh.devices.flatten()]
+        return {"name": "data_parallel", "replicas": len(devices), "devices": devices}
     import tensorflow as tf
 
     if isinstance(strategy, tf.distribute.MirroredStrategy):
