@@ -18,16 +18,21 @@ from __future__ import annotations
 
 
 def replica_rows(local_size):
-    """(offset of this replica's rows in the global batch, global batch size); (0, local) on one replica."""
+    """(offset of this replica's rows in the global batch, global batch size); (0, local) on one replica.
+
+    tf.distribute splits a global batch evenly over the replicas, so the global size is the local one times
+    the replicas (as Keras' own loss scaling assumes). Only a last, partial batch that does not divide evenly
+    is weighted approximately. (No collective op here: gathering the sizes across replicas inside the step
+    would race with the gradients' all-reduce.)
+    """
     import tensorflow as tf
 
     local_size = tf.cast(local_size, tf.int32)
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
         return tf.constant(0, tf.int32), local_size
-    sizes = context.all_gather(tf.reshape(local_size, [1]), axis=0)
-    offset = tf.reduce_sum(sizes[: context.replica_id_in_sync_group])
-    return offset, tf.reduce_sum(sizes)
+    replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    return replica * local_size, local_size * context.num_replicas_in_sync
 
 
 def global_mean(per_example):
