@@ -170,11 +170,85 @@ def explain_exhaustion(error: BaseException, run_dir: str) -> ResourceExhausted 
             f"The disk is full: writing {where} failed ({error.strerror}). Free space there or point "
             "paths.output_dir at another disk; earlier runs are untouched, this run is marked failed."
         )
-    if type(error).__name__ == "ResourceExhaustedError":  # tf.errors.ResourceExhaustedError: device memory
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    device_error = _device_error(error, run_dir)
+    if device_error is not None:
+        return device_error
+    return None
+
+
+# Messages of cuDNN / cuBLAS failing to start (TensorFlow's stream executor; XLA's, for JAX): on a GPU that
+# other processes have filled, these libraries cannot allocate their handles and workspaces.
+_LIBRARY_START_FAILURES = (
+    (
+        "cuDNN",
+        (
+            "DNN library initialization failed",
+            "Could not create cudnn handle",
+            "CUDNN_STATUS_NOT_INITIALIZED",
+            "CUDNN_STATUS_ALLOC_FAILED",
+            "cuDNN failed to initialize",
+            "Failed to get convolution algorithm",
+            "DNN library is not found",
+        ),
+    ),
+    (
+        "cuBLAS",
+        (
+            "failed to create cublas handle",
+            "CUBLAS_STATUS_NOT_INITIALIZED",
+            "CUBLAS_STATUS_ALLOC_FAILED",
+            "without BLAS support",
+            "Blas GEMM launch failed",
+            "Blas xGEMM launch failed",
+        ),
+    ),
+)
+
+
+def _framework_errors() -> tuple[type, type] | None:
+    """TensorFlow's (ResourceExhaustedError, OpError) if TensorFlow is loaded (never imported just for this)."""
+    import sys
+
+    if "tensorflow" not in sys.modules:
+        return None
+    import tensorflow as tf
+
+    return tf.errors.ResourceExhaustedError, tf.errors.OpError
+
+
+def _device_error(error: BaseException, run_dir: str) -> ResourceExhausted | None:
+    """The explanation of a GPU running out of memory, or of cuDNN / cuBLAS failing to start, else None."""
+    import os
+
+    classes = _framework_errors()
+    if classes is None:
+        return None
+    exhausted, op_error = classes
+    text = str(getattr(error, "message", None) or error).strip()
+    first_line = text.splitlines()[0][:300] if text else type(error).__name__
+    share = os.environ.get("DLBOOK_GPU_MEMORY_FRACTION")
+    packed = (
+        f" This job was given {float(share):.0%} of its GPU's memory (it shares the GPU with other jobs): use "
+        "fewer hydra.launcher.jobs_per_gpu, or a larger hydra.launcher.gpu_memory_fraction."
+        if share
+        else " If other jobs share the GPU, use fewer hydra.launcher.jobs_per_gpu."
+    )
+    if isinstance(error, exhausted):
+        # TensorFlow names the allocator: "... on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc".
+        on_gpu = "GPU" in text
+        where = "A GPU" if on_gpu else "The host (TensorFlow's CPU allocator)" if "CPU" in text else "A device"
         return ResourceExhausted(
-            f"A device ran out of memory during the run in {run_dir} ({first_line[:300]}). Use a smaller "
-            "trainer.batch_size or model, hydra.launcher.jobs_per_gpu=1, or trainer.mixed_precision; earlier "
-            "runs are untouched."
+            f"{where} ran out of memory during the run in {run_dir} ({type(error).__name__}: {first_line}). Use a "
+            f"smaller trainer.batch_size or model{', or trainer.mixed_precision=mixed_float16' if on_gpu else ''}; "
+            "earlier runs are untouched." + (packed if on_gpu else "")
         )
+    if isinstance(error, op_error):
+        for library, markers in _LIBRARY_START_FAILURES:
+            if any(marker.lower() in text.lower() for marker in markers):
+                return ResourceExhausted(
+                    f"{library} could not start on the GPU ({type(error).__name__}: {first_line}). This usually "
+                    f"means the GPU's memory was already taken (by other processes: see nvidia-smi), or the "
+                    f"installed {library} does not match TensorFlow's CUDA (pip install 'dlbook[gpu]' installs "
+                    "matching libraries)." + packed
+                )
     return None

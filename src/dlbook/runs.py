@@ -202,7 +202,7 @@ def provenance() -> dict[str, Any]:
     """What produced a run: versions, git commit of dlbook's source, machine and devices."""
     import tensorflow as tf
 
-    from dlbook.runtime import launcher_placement
+    from dlbook.runtime import devices_in_use, launcher_placement
 
     return {
         "python": sys.version.split()[0],
@@ -212,7 +212,9 @@ def provenance() -> dict[str, Any]:
         },
         "git": _git_commit(),
         "devices": [device.name for device in tf.config.list_physical_devices()],
-        # In a sweep: the launcher's slot, the GPUs the job could see and its thread cap.
+        # What TensorFlow runs on (logical devices: a GPU given a memory limit, a CPU split in two).
+        "devices_in_use": devices_in_use(),
+        # In a sweep: the launcher's slot, the GPUs the job could see, its share of their memory, its thread cap.
         "launcher": launcher_placement(),
         "command": sys.argv,
     }

@@ -22,6 +22,7 @@ from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
 from dlbook.faults import nan_guard
+from dlbook.kernels import log_kernels
 from dlbook.phases import apply_trainable, phase_settings
 from dlbook.pruning import pruning_callbacks
 from dlbook.resume import FitBackup
@@ -184,6 +185,7 @@ class Trainer:
             len(train),
             f", validating on {len(validation)}" if validation is not None else "",
         )
+        log_kernels(model, phase)
         history = model.fit(
             train_data,
             validation_data=validation_data,

@@ -3,6 +3,9 @@
 Batches are gathered from resident tensors by index (shuffled per epoch with a seed), then
 encoded (for example ragged word indices -> multi-hot vectors). Only one batch is ever encoded
 at a time, so IMDB's 25,000 x 10,000 multi-hot matrix is never materialised.
+
+The resident tensors live in host memory (``/CPU:0``): made outside a device scope, TensorFlow would put
+them on the GPU, where a whole dataset takes memory the model needs. Keras copies each batch to the device.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ def to_tf_dataset(
     """
     import tensorflow as tf
 
-    features = _resident(examples.features)
-    targets = _resident(examples.targets)
+    features = resident(examples.features)
+    targets = resident(examples.targets)
 
     def gather(indices):
         batch = tf.nest.map_structure(lambda values: tf.gather(values, indices), features)
@@ -48,12 +51,14 @@ def to_tf_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _resident(values):
-    """Tensors holding ``values``: one tensor, a ragged tensor, or a dict of them (named inputs / outputs)."""
+def resident(values):
+    """Tensors in host memory holding ``values``: one tensor, a ragged tensor, or a dict of them (named inputs /
+    outputs)."""
     import tensorflow as tf
 
-    if isinstance(values, dict):
-        return {name: _resident(array) for name, array in values.items()}
-    if isinstance(values, RaggedSequences):
-        return tf.RaggedTensor.from_row_splits(tf.constant(values.values), tf.constant(values.row_splits))
-    return tf.constant(values)
+    with tf.device("/CPU:0"):
+        if isinstance(values, dict):
+            return {name: resident(array) for name, array in values.items()}
+        if isinstance(values, RaggedSequences):
+            return tf.RaggedTensor.from_row_splits(tf.constant(values.values), tf.constant(values.row_splits))
+        return tf.constant(values)

@@ -18,11 +18,17 @@ feeds it as the book did.
 
 Logs: ``d_loss`` (discriminator) and ``g_loss`` (the book's "adversarial loss"); ``loss`` repeats
 ``g_loss``, the loss of the book's ``gan`` model, so that the trainer's history has its usual key.
+
+Mixed precision (``mixed_float16``): both output layers compute in float32, the losses are float32, and
+each of the model's own optimizers is a LossScaleOptimizer, its loss scaled inside the tape. Several
+replicas (``strategy=mirrored``): the losses are means over the global batch, and the latent vectors and
+label noise are drawn for the global batch, so the replicas train as one (``custom_steps``).
 """
 
 from __future__ import annotations
 
 from dlbook.errors import ConfigError
+from dlbook.models.custom_steps import global_draw, global_mean, loss_optimizer, replica_rows, replica_share
 
 LATENT_DIM = 32
 REAL_RANGES = ("tanh", "book")
@@ -56,7 +62,8 @@ def build_generator(latent_dim: int = LATENT_DIM, channels: int = 3):
     x = layers.LeakyReLU(negative_slope=0.3)(x)
     x = layers.Conv2D(256, 5, padding="same")(x)
     x = layers.LeakyReLU(negative_slope=0.3)(x)
-    image = layers.Conv2D(channels, 7, activation="tanh", padding="same")(x)
+    # float32 under mixed precision: the output layer (Keras' mixed-precision guide).
+    image = layers.Conv2D(channels, 7, activation="tanh", padding="same", dtype="float32")(x)
     return keras.Model(latent, image, name="generator")
 
 
@@ -73,7 +80,8 @@ def build_discriminator(input_shape=(32, 32, 3), dropout: float = 0.4):
         x = layers.LeakyReLU(negative_slope=0.3)(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
-    output = layers.Dense(1, activation="sigmoid")(x)
+    # float32 under mixed precision: in float16 a probability of 1 - 1e-7 is 1, and its cross-entropy infinite.
+    output = layers.Dense(1, activation="sigmoid", dtype="float32")(x)
     return keras.Model(image, output, name="discriminator")
 
 
@@ -83,7 +91,7 @@ def _optimizer(learning_rate: float, clipvalue: float | None, decay: float):
     rate = learning_rate
     if decay:
         rate = keras.optimizers.schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=decay)
-    return keras.optimizers.RMSprop(learning_rate=rate, clipvalue=clipvalue)
+    return loss_optimizer(keras.optimizers.RMSprop(learning_rate=rate, clipvalue=clipvalue))
 
 
 def _register() -> type:
@@ -148,40 +156,53 @@ def _register() -> type:
             return images.clip(0.0, 1.0)
 
         def latent_batch(self, size):
-            return keras.random.normal((size, self.latent_dim), seed=self.seed_generator)
+            draw = lambda shape: keras.random.normal(shape, seed=self.seed_generator)  # noqa: E731
+            return global_draw(draw, size, self.latent_dim)
 
-        def _noisy(self, labels):
-            return labels + self.label_noise * keras.random.uniform(keras.ops.shape(labels), seed=self.seed_generator)
+        def _label_noise(self, size):
+            """``label_noise * U(0, 1)`` for this batch's fakes and real images (``size`` of each): drawn as one
+            (2 x global batch, 1) array, fakes first, as one replica draws it for its whole batch."""
+            offset, global_size = replica_rows(size)
+            noise = keras.random.uniform((2 * global_size, 1), seed=self.seed_generator)
+            fakes = noise[offset : offset + size]
+            reals = noise[global_size + offset : global_size + offset + size]
+            return self.label_noise * keras.ops.concatenate([fakes, reals], axis=0)
 
         def discriminator_loss(self, real, training):
-            """The book's d_loss: BCE of generated images labelled fake (1) and real ones labelled real (0)."""
+            """The book's d_loss: BCE of generated images labelled fake (1) and real ones labelled real (0).
+
+            A mean over the global batch (each replica's share of it under several replicas), in float32.
+            """
             size = keras.ops.shape(real)[0]
             generated = self.generator(self.latent_batch(size), training=training)
-            combined = keras.ops.concatenate([generated, real], axis=0)
+            combined = keras.ops.concatenate([keras.ops.cast(generated, "float32"), real], axis=0)
             labels = keras.ops.concatenate([keras.ops.full((size, 1), FAKE), keras.ops.full((size, 1), REAL)], axis=0)
-            predictions = self.discriminator(combined, training=training)
-            return keras.ops.mean(keras.losses.binary_crossentropy(self._noisy(labels), predictions))
+            predictions = keras.ops.cast(self.discriminator(combined, training=training), "float32")
+            return global_mean(keras.losses.binary_crossentropy(labels + self._label_noise(size), predictions))
 
         def generator_loss(self, size, training):
             """The book's adversarial loss: BCE of fresh generated images against the "real" label (0)."""
             generated = self.generator(self.latent_batch(size), training=training)
-            predictions = self.discriminator(generated, training=training)
-            return keras.ops.mean(keras.losses.binary_crossentropy(keras.ops.full((size, 1), REAL), predictions))
+            predictions = keras.ops.cast(self.discriminator(generated, training=training), "float32")
+            return global_mean(keras.losses.binary_crossentropy(keras.ops.full((size, 1), REAL), predictions))
 
         def train_step(self, data):
             real = self.real_images(data[0] if isinstance(data, (tuple, list)) else data)  # labels unused
             size = keras.ops.shape(real)[0]
             # (a) the discriminator only: the gradient is taken with respect to its weights alone.
+            # Each loss is scaled inside its tape (mixed_float16: the LossScaleOptimizer unscales the gradients).
             with tf.GradientTape() as tape:
                 d_loss = self.discriminator_loss(real, training=True)
+                scaled = self.d_optimizer.scale_loss(d_loss)
             weights = self.discriminator.trainable_weights
-            self.d_optimizer.apply(tape.gradient(d_loss, weights), weights)
+            self.d_optimizer.apply(tape.gradient(scaled, weights), weights)
             # (b) the generator only, through the (unchanged) discriminator; the book's Dropout stays
             # active here too, as in its gan.train_on_batch.
             with tf.GradientTape() as tape:
                 g_loss = self.generator_loss(size, training=True)
+                scaled = self.g_optimizer.scale_loss(g_loss)
             weights = self.generator.trainable_weights
-            self.g_optimizer.apply(tape.gradient(g_loss, weights), weights)
+            self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
             return self._update(d_loss, g_loss)
 
         def test_step(self, data):
@@ -191,8 +212,8 @@ def _register() -> type:
             return self._update(d_loss, g_loss)
 
         def _update(self, d_loss, g_loss):
-            self.d_tracker.update_state(d_loss)
-            self.g_tracker.update_state(g_loss)
+            self.d_tracker.update_state(replica_share(d_loss))
+            self.g_tracker.update_state(replica_share(g_loss))
             return {
                 "loss": self.g_tracker.result(),
                 "d_loss": self.d_tracker.result(),

@@ -9,6 +9,12 @@ Sampling: ``z = z_mean + exp(0.5 * z_log_var) * eps`` (``sampling="correct"``, t
 from the Gaussian the KL term assumes, ``z_log_var`` being a log-variance. The book's notebook used
 ``exp(z_log_var)`` as the standard deviation (``sampling="book"``); its numbers were measured so.
 
+Mixed precision (``trainer.mixed_precision=mixed_float16``): the layers compute in float16 except the
+encoder's ``z_mean`` / ``z_log_var`` and the decoder's output, which stay float32 (Keras' mixed-precision
+guide: in float16, 1 - 1e-7 rounds to 1, so a sigmoid output would give log(0) on pixels of 1.0); the loss
+is float32 and scaled inside the tape. Several replicas (``strategy=mirrored``): the loss is the mean
+over the global batch and the sampling noise is drawn for the global batch (``custom_steps``).
+
 Classes are built lazily (no TensorFlow import on module import) and registered under the
 ``dlbook`` package so that ``model.keras`` reloads in Keras' safe mode.
 """
@@ -43,6 +49,8 @@ def _register() -> type:
     import keras
     import tensorflow as tf
 
+    from dlbook.models.custom_steps import global_draw, global_mean, replica_share
+
     @keras.saving.register_keras_serializable(package="dlbook")
     class VAE(keras.Model):
         """Encoder (image -> z_mean, z_log_var), sampling, decoder (z -> image), with the book's loss."""
@@ -66,7 +74,13 @@ def _register() -> type:
             return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
 
         def sample(self, z_mean, z_log_var):
-            epsilon = keras.random.normal(keras.ops.shape(z_mean), seed=self.seed_generator)
+            # float32 whatever the layers compute in: the noise is float32, and so is the KL term.
+            z_mean, z_log_var = keras.ops.cast(z_mean, "float32"), keras.ops.cast(z_log_var, "float32")
+            epsilon = global_draw(
+                lambda shape: keras.random.normal(shape, seed=self.seed_generator),
+                keras.ops.shape(z_mean)[0],
+                self.latent_dim,
+            )
             scale = z_log_var if self.sampling == "book" else 0.5 * z_log_var
             return z_mean + keras.ops.exp(scale) * epsilon
 
@@ -75,30 +89,37 @@ def _register() -> type:
             return self.decoder(self.sample(z_mean, z_log_var), training=training)
 
         def losses_of(self, images, training=False):
-            """(total, reconstruction, KL) of the book: means over the batch."""
+            """(total, reconstruction, KL) of the book: means over the (global) batch, in float32.
+
+            Under several replicas each replica returns its share (its sum / the global batch size): the
+            replicas' gradients are summed, so the update is the one of the mean over the global batch.
+            """
             z_mean, z_log_var = self.encoder(images, training=training)
             decoded = self.decoder(self.sample(z_mean, z_log_var), training=training)
-            flat_images = keras.ops.reshape(images, (keras.ops.shape(images)[0], -1))
-            flat_decoded = keras.ops.reshape(decoded, (keras.ops.shape(decoded)[0], -1))
+            z_mean, z_log_var = keras.ops.cast(z_mean, "float32"), keras.ops.cast(z_log_var, "float32")
+            flat_images = keras.ops.reshape(keras.ops.cast(images, "float32"), (keras.ops.shape(images)[0], -1))
+            flat_decoded = keras.ops.reshape(keras.ops.cast(decoded, "float32"), (keras.ops.shape(decoded)[0], -1))
             # keras.metrics.binary_crossentropy averages over the last axis: the per-pixel mean.
-            reconstruction = keras.ops.mean(keras.losses.binary_crossentropy(flat_images, flat_decoded))
+            reconstruction = global_mean(keras.losses.binary_crossentropy(flat_images, flat_decoded))
             kl = -self.kl_weight * keras.ops.mean(
                 1 + z_log_var - keras.ops.square(z_mean) - keras.ops.exp(z_log_var), axis=-1
             )
-            kl = keras.ops.mean(kl)
+            kl = global_mean(kl)
             return reconstruction + kl, reconstruction, kl
 
         def _update(self, total, reconstruction, kl):
-            self.loss_tracker.update_state(total)
-            self.reconstruction_tracker.update_state(reconstruction)
-            self.kl_tracker.update_state(kl)
+            self.loss_tracker.update_state(replica_share(total))
+            self.reconstruction_tracker.update_state(replica_share(reconstruction))
+            self.kl_tracker.update_state(replica_share(kl))
             return {metric.name: metric.result() for metric in self.metrics}
 
         def train_step(self, data):
             images = data[0] if isinstance(data, (tuple, list)) else data  # labels are not used
             with tf.GradientTape() as tape:
                 total, reconstruction, kl = self.losses_of(images, training=True)
-            gradients = tape.gradient(total, self.trainable_weights)
+                # mixed_float16: compile() made the optimizer a LossScaleOptimizer, which unscales the gradients.
+                scaled = self.optimizer.scale_loss(total)
+            gradients = tape.gradient(scaled, self.trainable_weights)
             self.optimizer.apply(gradients, self.trainable_weights)
             return self._update(total, reconstruction, kl)
 
@@ -154,15 +175,17 @@ def build_vae(input_shape, latent_dim: int = 2, sampling: str = "correct", kl_we
     x = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(x)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(32, activation="relu")(x)
-    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    # float32 under mixed precision: the sampling and the KL term work on them.
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean", dtype="float32")(x)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var", dtype="float32")(x)
     encoder = keras.Model(image, [z_mean, z_log_var], name="encoder")
 
     z = keras.Input(shape=(latent_dim,), name="z")
     y = keras.layers.Dense((height // 2) * (width // 2) * 64, activation="relu")(z)
     y = keras.layers.Reshape((height // 2, width // 2, 64))(y)
     y = keras.layers.Conv2DTranspose(32, 3, padding="same", activation="relu", strides=2)(y)
-    decoded = keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid")(y)
+    # The output layer in float32 under mixed precision (see the module's docstring).
+    decoded = keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid", dtype="float32")(y)
     decoder = keras.Model(z, decoded, name="decoder")
 
     model = vae_class()(encoder, decoder, sampling=sampling, kl_weight=kl_weight, name="vae")

@@ -18,8 +18,11 @@ class DlbookLauncherConf:
     gpus_per_job: int = 1
     # With no GPU: how many jobs run at once on the CPU.
     cpu_workers: int = 1
-    # TensorFlow threads per CPU job: auto = the machine's cores / cpu_workers, so jobs don't fight over cores.
+    # TensorFlow threads per job: auto = the machine's cores / the jobs at once, so jobs don't fight over cores.
     threads_per_job: Any = "auto"
+    # Fraction of each GPU's memory one job may take (TensorFlow: memory growth up to that limit; JAX:
+    # XLA_PYTHON_CLIENT_MEM_FRACTION). auto: 0.9 / jobs_per_gpu when jobs share a GPU, nothing for a job alone.
+    gpu_memory_fraction: Any = "auto"
     # true: after the first failed job start no new ones, and end the sweep with a non-zero exit.
     # false: every job runs; failures are marked in status.json and the sweep summary.
     fail_fast: bool = False

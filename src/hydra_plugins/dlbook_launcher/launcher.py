@@ -2,7 +2,8 @@
 
 Jobs wait in a queue for a free slot (a GPU, a group of ``gpus_per_job`` GPUs, one of ``jobs_per_gpu`` places
 on a GPU, or one of ``cpu_workers`` CPU places); a finished job frees its slot at once. Each job process sees
-only its slot's GPUs through ``CUDA_VISIBLE_DEVICES`` (CPU jobs see none and get a share of the cores), writes
+only its slot's GPUs through ``CUDA_VISIBLE_DEVICES`` (CPU jobs see none), gets a share of the cores (and, when
+jobs share a GPU, of its memory: hydra.launcher.gpu_memory_fraction), writes
 its output to ``output.log`` in its run directory, and hands back a proper JobReturn, so Hydra sweepers work
 on top. A job that raises, dies or is killed is recorded as failed and never stops the others, unless
 ``fail_fast`` asks to stop starting new jobs (the sweep then ends with an error).
@@ -53,6 +54,7 @@ class DlbookLauncher(Launcher):
         gpus_per_job: int = 1,
         cpu_workers: int = 1,
         threads_per_job: Any = "auto",
+        gpu_memory_fraction: Any = "auto",
         fail_fast: bool = False,
         progress: bool = True,
     ) -> None:
@@ -62,6 +64,7 @@ class DlbookLauncher(Launcher):
             "gpus_per_job": gpus_per_job,
             "cpu_workers": cpu_workers,
             "threads_per_job": threads_per_job,
+            "gpu_memory_fraction": gpu_memory_fraction,
         }
         self.fail_fast = fail_fast
         self.progress = progress

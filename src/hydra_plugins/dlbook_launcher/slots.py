@@ -86,17 +86,74 @@ def thread_env(threads: int) -> dict[str, str]:
     }
 
 
+def memory_fraction(value: Any, jobs_per_gpu: int) -> float | None:
+    """The fraction of a GPU's memory each job may take: ``auto`` shares 90% of it out equally among the
+    ``jobs_per_gpu`` jobs on it (the rest is left for each process's CUDA context), and sets nothing for a job
+    alone on its GPU; a number in (0, 1] is taken as given."""
+    if value == "auto" or value is None:
+        return None if jobs_per_gpu == 1 else round(0.9 / jobs_per_gpu, 4)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ConfigError(
+            f"hydra.launcher.gpu_memory_fraction={value!r} is not valid: give auto (90% of the GPU's memory shared "
+            "equally by the jobs_per_gpu jobs on it) or a number in (0, 1], the fraction of each GPU's memory one "
+            "job may take, e.g. 0.45 for two jobs per GPU."
+        )
+    return float(value)
+
+
+def gpu_memory_mb() -> dict[str, int]:
+    """Total memory in MiB of each GPU, by id, as ``nvidia-smi`` reports it (empty without nvidia-smi)."""
+    if shutil.which("nvidia-smi") is None:
+        return {}
+    try:
+        listing = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    sizes = re.findall(r"^\s*(\d+)\s*,\s*(\d+)\s*$", listing.stdout, flags=re.MULTILINE)
+    return {index: int(size) for index, size in sizes} if listing.returncode == 0 else {}
+
+
+def memory_env(fraction: float | None, group: tuple[str, ...], sizes: dict[str, int]) -> dict[str, str]:
+    """Environment variables that hold a job to ``fraction`` of its GPUs' memory (none when ``fraction`` is None).
+
+    TensorFlow: memory growth (``TF_FORCE_GPU_ALLOW_GROWTH``), and a limit in MiB that the job applies as a
+    logical device (dlbook.runtime) when the GPUs' sizes are known; JAX: ``XLA_PYTHON_CLIENT_MEM_FRACTION``.
+    """
+    if fraction is None:
+        return {}
+    env = {
+        "DLBOOK_GPU_MEMORY_FRACTION": str(fraction),
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{fraction:.4g}",
+    }
+    if all(gpu in sizes for gpu in group):
+        env["DLBOOK_GPU_MEMORY_LIMIT_MB"] = str(int(fraction * min(sizes[gpu] for gpu in group)))
+    return env
+
+
 def plan_slots(
-    gpus: Any, jobs_per_gpu: int, gpus_per_job: int, cpu_workers: int, threads_per_job: Any = "auto"
+    gpus: Any,
+    jobs_per_gpu: int,
+    gpus_per_job: int,
+    cpu_workers: int,
+    threads_per_job: Any = "auto",
+    gpu_memory_fraction: Any = "auto",
 ) -> list[Slot]:
     """Every slot a job can take; a GPU group appears ``jobs_per_gpu`` times (that many jobs share it at once).
 
-    With GPUs, they are grouped ``gpus_per_job`` at a time (GPUs left over are not used); without, there are
-    ``cpu_workers`` CPU slots, each job seeing no GPU and limited to its share of the cores.
+    With GPUs, they are grouped ``gpus_per_job`` at a time (GPUs left over are not used), and jobs that share
+    a GPU each get their share of its memory; without, there are ``cpu_workers`` CPU slots, each job seeing no
+    GPU. Either way each job is limited to its share of the CPU cores.
     """
     jobs_per_gpu = _positive("jobs_per_gpu", jobs_per_gpu)
     gpus_per_job = _positive("gpus_per_job", gpus_per_job)
     cpu_workers = _positive("cpu_workers", cpu_workers)
+    fraction = memory_fraction(gpu_memory_fraction, jobs_per_gpu)
     ids = _gpu_list(gpus)
     if not ids:
         threads = cpu_threads(cpu_workers, threads_per_job)
@@ -108,8 +165,12 @@ def plan_slots(
             f"give at most {len(ids)}, or more GPUs with hydra.launcher.gpus=[...]."
         )
     groups = [tuple(ids[start : start + gpus_per_job]) for start in range(0, len(ids) - gpus_per_job + 1, gpus_per_job)]
+    # GPU jobs feed their GPUs from the CPU (input pipelines, host-side ops): they share the cores too.
+    threads = cpu_threads(len(groups) * jobs_per_gpu, threads_per_job)
+    sizes = gpu_memory_mb() if fraction is not None else {}
     slots = []
     for _ in range(jobs_per_gpu):
         for group in groups:
-            slots.append(Slot(label="gpu" + "+".join(group), gpus=group, env={"CUDA_VISIBLE_DEVICES": ",".join(group)}))
+            env = {"CUDA_VISIBLE_DEVICES": ",".join(group), **thread_env(threads), **memory_env(fraction, group, sizes)}
+            slots.append(Slot(label="gpu" + "+".join(group), gpus=group, env=env))
     return slots

@@ -1,0 +1,50 @@
+"""bench/gpu.sh, the GPU check for a lent GPU machine: its dry run checks its own plumbing on this CPU, and
+it says plainly when it cannot run (no GPU, a backend dlbook has no run key for) instead of pretending."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "bench" / "gpu.sh"
+
+
+def run_check(*arguments: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, PYTHON=sys.executable, **(env or {}))
+    return subprocess.run(
+        ["bash", str(SCRIPT), *arguments], capture_output=True, text=True, timeout=timeout, env=environment
+    )
+
+
+def test_the_dry_run_checks_its_plumbing_and_writes_the_report(tmp_path):
+    report = tmp_path / "gpu_report.md"
+    done = run_check("--dry-run", "--report", str(report))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    text = report.read_text()
+    assert text.startswith("# dlbook GPU check (DRY RUN on the CPU")
+    for section in ("## 1. A sweep over every GPU", "## 2. 2 jobs on one CPU", "## 3. Epoch times", "## 4. Mixed"):
+        assert section in text
+    assert "| mnist_convnet |" in text and "| mixed_float16 | true |" in text
+    assert "## Verdict: all checks passed" in text and "FAILED" not in text
+
+
+def test_without_a_gpu_it_says_so_and_measures_nothing(tmp_path):
+    done = run_check(env={"OUT": str(tmp_path)}, timeout=300)
+    assert done.returncode == 3, done.stderr[-2000:]
+    text = (tmp_path / "gpu_report.md").read_text()  # $OUT/gpu_report.md by default
+    assert "**Not run:** tensorflow sees no GPU on this machine" in text and "nothing was measured" in text
+
+
+def test_another_backend_needs_the_backend_run_key(tmp_path):
+    report = tmp_path / "report.md"
+    has_key = any(line.startswith("backend:") for line in (ROOT / "conf" / "train.yaml").read_text().splitlines())
+    done = run_check("--backend", "jax", "--dry-run", "--report", str(report), timeout=300)
+    if has_key:  # once dlbook has the key, the check goes on to what the machine has
+        assert "needs dlbook's `backend=` run key" not in report.read_text()
+        return
+    assert done.returncode == 3
+    assert "--backend jax needs dlbook's `backend=` run key" in report.read_text()
+    assert "nothing was measured with jax" in done.stderr
