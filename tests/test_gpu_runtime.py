@@ -3,11 +3,13 @@ given, the report of what its recurrent layers and XLA will do, and determinism 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import subprocess
 import sys
 
+import pytest
 from cli_runner import read, run_dirs, run_dlbook
 
 from dlbook.runtime import XLA_DETERMINISM_FLAG, deterministic_environment, given_gpus
@@ -23,6 +25,17 @@ def test_a_job_given_a_gpu_that_tensorflow_cannot_see_stops_naming_the_fix(tmp_p
     (run,) = run_dirs(tmp_path / "outputs", "boston_housing")
     status = read(run / "status.json")
     assert status["status"] == "failed" and status["error"]["type"] == "NoGpuVisible"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_a_jax_job_given_a_gpu_that_jax_cannot_see_stops_naming_jaxs_cuda_build(tmp_path):
+    result = run_dlbook("train", "debug=fast", "backend=jax", cwd=tmp_path, env={"CUDA_VISIBLE_DEVICES": "0"})
+    assert result.returncode == 2, result.stderr[-2000:]
+    message = result.stderr.split("dlbook: error: ")[-1]
+    assert "but the jax backend sees no GPU" in message and "JAX's CUDA build" in message
+    assert "Traceback" not in result.stderr
+    (run,) = run_dirs(tmp_path / "outputs", "boston_housing")
+    assert read(run / "status.json")["error"]["type"] == "NoGpuVisible"
 
 
 def test_given_gpus_reads_cuda_visible_devices(monkeypatch):
@@ -73,11 +86,11 @@ def test_deterministic_runs_make_xla_and_cudnn_deterministic_too():
     assert environment["TF_CUDNN_DETERMINISTIC"] == "1"
     deterministic_environment(environment)  # idempotent
     assert environment["XLA_FLAGS"].count("xla_gpu_deterministic_ops") == 1
-    # prepare_tensorflow sets them before TensorFlow starts, along with op determinism.
+    # prepare_backend sets them before TensorFlow starts, along with op determinism.
     probe = (
         "import json, os\n"
-        "from dlbook.runtime import prepare_tensorflow\n"
-        "prepare_tensorflow(0, True)\n"
+        "from dlbook.runtime import prepare_backend\n"
+        "prepare_backend(0, True)\n"
         "from tensorflow.python.framework.config import is_op_determinism_enabled\n"
         "print(json.dumps([os.environ.get('XLA_FLAGS'), is_op_determinism_enabled()]))\n"
     )

@@ -56,24 +56,6 @@ def select_backend(name: Any) -> str:
     return name
 
 
-def make_deterministic(name: str) -> None:
-    """Ask the backend for deterministic kernels (``deterministic=true``), where it needs more than seeds.
-
-    TensorFlow: op determinism (runtime.prepare_tensorflow). JAX: XLA's deterministic GPU reductions, an
-    environment flag read when JAX starts (so set before its first computation; nothing changes on a CPU,
-    where XLA's kernels are deterministic already). PyTorch: ``torch.use_deterministic_algorithms``.
-    """
-    if name == "jax":
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "--xla_gpu_deterministic_ops" not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
-    elif name == "torch":
-        import torch
-
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-
-
 def backend_description() -> dict[str, Any]:
     """The backend Keras runs on in this process, its version and the devices it sees (imports Keras)."""
     import keras

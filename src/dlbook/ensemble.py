@@ -192,10 +192,10 @@ def run_ensemble(
     from dlbook.backend import select_backend
 
     select_backend(first.get("backend", "tensorflow"))  # the first run's backend, before Keras is imported
-    from dlbook.runtime import prepare_tensorflow
+    from dlbook.runtime import prepare_backend
     from dlbook.trainer import load_run_model, pipeline
 
-    prepare_tensorflow(first.seed, first.deterministic)
+    prepare_backend(first.seed, first.deterministic)
     models = {
         run: load_run_model(run, unsafe_load=unsafe_load, run_key="runs", unsafe_key="unsafe_load") for run in runs
     }

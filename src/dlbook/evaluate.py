@@ -40,10 +40,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         from dlbook.backend import select_backend
 
         select_backend(run_cfg.get("backend", "tensorflow"))  # the run's own backend, before Keras is imported
-        from dlbook.runtime import prepare_tensorflow
+        from dlbook.runtime import prepare_backend
         from dlbook.trainer import evaluate_model, load_run_model
 
-        prepare_tensorflow(run_cfg.seed, run_cfg.deterministic)
+        prepare_backend(run_cfg.seed, run_cfg.deterministic)
         data = instantiate(run_cfg.dataset)
         model = load_run_model(
             run_dir, unsafe_load=cfg.get("unsafe_load", False), run_key="run", unsafe_key="unsafe_load"

@@ -200,19 +200,19 @@ def _git_commit() -> dict[str, Any] | None:
 
 def provenance() -> dict[str, Any]:
     """What produced a run: versions, git commit of dlbook's source, machine and devices."""
-    import tensorflow as tf
-
-    from dlbook.runtime import devices_in_use, launcher_placement
+    from dlbook.runtime import devices_in_use, launcher_placement, physical_devices
 
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "versions": {
-            name: _version(name) for name in ("dlbook", "tensorflow", "keras", "hydra-core", "omegaconf", "numpy")
+            name: _version(name)
+            for name in ("dlbook", "tensorflow", "jax", "torch", "keras", "hydra-core", "omegaconf", "numpy")
+            if _version(name) is not None
         },
         "git": _git_commit(),
-        "devices": [device.name for device in tf.config.list_physical_devices()],
-        # What TensorFlow runs on (logical devices: a GPU given a memory limit, a CPU split in two).
+        "devices": physical_devices(),
+        # What the backend runs on (logical devices: a GPU given a memory limit, a CPU split in two).
         "devices_in_use": devices_in_use(),
         # In a sweep: the launcher's slot, the GPUs the job could see, its share of their memory, its thread cap.
         "launcher": launcher_placement(),

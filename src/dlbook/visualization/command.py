@@ -175,12 +175,12 @@ def visualize(cfg: DictConfig) -> dict[str, list[str]]:
     """Draw ``cfg.method`` for the model; write PNGs and TensorBoard images. Returns {method: [PNG paths]}."""
     try:
         method = check_method(cfg.method)
-        from dlbook.runtime import prepare_tensorflow
+        from dlbook.runtime import prepare_backend
         from dlbook.visualization.images import load_image, save_png, write_tensorboard
 
         # The photo first: a wrong path is reported before a model is built (VGG16 takes seconds).
         photo = load_image(cfg.image) if method != "filters" else None
-        prepare_tensorflow(cfg.seed, False)
+        prepare_backend(cfg.seed, False)
         model, imagenet = load_model(cfg)
         images, lines = RENDERERS[method](model, cfg, imagenet, photo)
         output, tensorboard = output_dirs(cfg)
