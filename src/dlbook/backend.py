@@ -118,3 +118,24 @@ def check_backend_support(cfg: Any, name: str) -> None:
             f"backend={name} is not valid for {cfg.get('name')}: {'; '.join(reasons)}, so it runs on the "
             "TensorFlow backend only for now. Run it with backend=tensorflow (the default)."
         )
+
+
+def adapt_to_backend(cfg: Any, name: str) -> None:
+    """Settings that a backend cannot honour but that do not change the result, set to what it runs.
+
+    ``trainer.steps_per_execution`` only groups steps into one call (the updates are the same); Keras'
+    PyTorch trainer runs one step per call, so it becomes 1 there, with a log line.
+    """
+    import logging
+
+    from omegaconf import OmegaConf, open_dict
+
+    steps = OmegaConf.select(cfg, "trainer.steps_per_execution", default=1)
+    if name == "torch" and steps != 1:
+        logging.getLogger("dlbook").info(
+            "trainer.steps_per_execution=%s: the PyTorch backend runs one step per call, so 1 is used "
+            "(the same updates)",
+            steps,
+        )
+        with open_dict(cfg):
+            cfg.trainer.steps_per_execution = 1

@@ -133,7 +133,10 @@ def describe_strategy(strategy) -> dict[str, Any]:
     import keras
 
     if strategy is None:  # no strategy on a backend other than TensorFlow: its first device
-        return {"name": "default", "replicas": 1, "devices": keras.distribution.list_devices()[:1]}
+        from dlbook.runtime import devices_in_use
+
+        used = devices_in_use()
+        return {"name": "default", "replicas": 1, "devices": (used["gpus"] or used["cpus"])[:1]}
     if keras.backend.backend() == "jax" and isinstance(strategy, keras.distribution.DataParallel):
         devices = [str(device) for device in strategy.device_mesh.devices.flatten()]
         return {"name": "data_parallel", "replicas": len(devices), "devices": devices}

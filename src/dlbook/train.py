@@ -9,7 +9,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from dlbook.backend import backend_description, check_backend_support, select_backend
+from dlbook.backend import adapt_to_backend, backend_description, check_backend_support, select_backend
 from dlbook.config_checks import check_config
 from dlbook.errors import DlbookError, exit_for_user_error, find_user_error
 from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, interrupt_signal
@@ -45,6 +45,7 @@ def _train(cfg: DictConfig) -> float | None:
         check_config(cfg)
         backend = select_backend(cfg.backend)  # before anything imports Keras
         check_backend_support(cfg, backend)
+        adapt_to_backend(cfg, backend)
         from dlbook.runtime import prepare_backend
         from dlbook.strategy import describe_strategy, make_strategy
         from dlbook.trainer import Trainer
