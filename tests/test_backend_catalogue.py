@@ -1,0 +1,82 @@
+"""The catalogue's chapters 2 to 7 end to end on the JAX and PyTorch backends (each where installed).
+
+One `dlbook train -m` sweep (in one process, so Keras is imported once) per data family and backend,
+debug=fast, on small files in the real formats. Each job must complete on the backend it was given
+(its provenance.json says which) and learn something a user can check: a finite training loss.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import pytest
+from cli_runner import ONE_PROCESS, read, run_dlbook
+from fake_text import write_jena_csv
+from fakes import write_imdb_npz, write_reuters_npz
+
+BACKENDS = [
+    pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None, reason=f"{name} not installed"))
+    for name in ("jax", "torch")
+]
+
+IMDB_NPZ = [
+    "imdb",
+    "imdb_dropout",
+    "imdb_embedding",
+    "imdb_simplernn",
+    "imdb_lstm",
+    "imdb_lstm_bidirectional",
+    "imdb_lstm_reversed",
+    "imdb_conv1d",
+]
+JENA = ["jena_baseline", "jena_dense", "jena_gru", "jena_gru_dropout", "jena_conv1d", "jena_conv_gru"]
+CHAPTER_7 = ["qa_two_inputs", "multi_output", "inception_block", "residual_block", "siamese_lstm", "separable_convnet"]
+SMALL_JENA = [
+    "++dataset.lookback=480",
+    "++dataset.step=6",
+    "++dataset.delay=24",
+    "++dataset.train_rows=[0,6000]",
+    "++dataset.validation_rows=[6001,9000]",
+    "++dataset.test_rows=[9001,null]",
+    "++dataset.normalize_rows=6000",
+]
+
+
+def _families(folder):
+    """(experiments, overrides) of each sweep: the data family's files are made in ``folder``."""
+    return {
+        "bundled": (["mnist_dense", "mnist_convnet", "boston_housing"], ["++dataset.source=bundled"]),
+        "imdb": (IMDB_NPZ, [f"dataset.path={write_imdb_npz(folder / 'imdb.npz', n_train=300, n_test=60)}"]),
+        "reuters": (["reuters"], [f"dataset.path={write_reuters_npz(folder / 'reuters.npz', n=600)}"]),
+        "jena": (JENA, [f"dataset.path={write_jena_csv(folder / 'jena.csv', rows=12_000)}", *SMALL_JENA]),
+        "chapter_7": (CHAPTER_7, ["++dataset.train_samples=200", "++dataset.test_samples=40"]),
+    }
+
+
+@pytest.mark.parametrize("family", ["bundled", "imdb", "reuters", "jena", "chapter_7"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_catalogue_trains_on_other_backends(tmp_path, backend, family):
+    experiments, overrides = _families(tmp_path)[family]
+    result = run_dlbook(
+        "train",
+        "-m",
+        ONE_PROCESS,
+        f"experiment={','.join(experiments)}",
+        f"backend={backend}",
+        "debug=fast",
+        *overrides,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    finished = {}
+    for status_file in (tmp_path / "outputs" / "multirun").rglob("status.json"):
+        status = read(status_file)
+        finished[status["experiment"]] = status
+        assert status["status"] == "completed", (status["experiment"], status.get("error"))
+        provenance = read(status_file.with_name("provenance.json"))
+        assert provenance["backend"]["name"] == backend, status["experiment"]
+        metrics = read(status_file.with_name("metrics.json"))
+        losses = [value for key, value in (metrics.get("train") or metrics.get("test") or {}).items() if "loss" in key]
+        assert losses and all(math.isfinite(loss) for loss in losses), (status["experiment"], metrics)
+    assert set(finished) == set(experiments)
