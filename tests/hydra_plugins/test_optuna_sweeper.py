@@ -325,11 +325,15 @@ def test_a_failing_trial_is_fail_and_the_others_complete(tmp_path):
 # --- no selection on the test set -----------------------------------------------------------------------
 
 
+def on_the_test_set(tmp_path):
+    """A search's config as book 4.4's experiment has it: validation = the test split."""
+    validation = {"validation": {"source": "test"}}
+    return OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}, "objective": "val.loss", "task": validation})
+
+
 def test_a_search_validating_on_the_test_set_is_refused_before_any_trial(tmp_path, capsys):
     sweeper = make_sweeper(tmp_path, {0: 0.3}, n_trials=1)
-    sweeper.config = OmegaConf.create(
-        {"hydra": {"sweep": {"dir": str(tmp_path)}}, "objective": "val.loss", "task": {"validation": {"source": "test"}}}
-    )
+    sweeper.config = on_the_test_set(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         sweeper.sweep([])
     assert exit_info.value.code == 2
@@ -363,9 +367,7 @@ def test_every_objective_on_the_test_set_is_refused(tmp_path, config, arguments,
 
 def test_allow_test_selection_is_the_explicit_way_to_search_on_the_test_set(tmp_path):
     sweeper = make_sweeper(tmp_path, {0: 0.3}, n_trials=1, allow_test_selection=True)
-    sweeper.config = OmegaConf.create(
-        {"hydra": {"sweep": {"dir": str(tmp_path)}}, "objective": "val.loss", "task": {"validation": {"source": "test"}}}
-    )
+    sweeper.config = on_the_test_set(tmp_path)
     sweeper.sweep([])
     assert load_study(tmp_path).best_value == 0.3
 

@@ -37,8 +37,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dlbook.errors import ConfigError
-from dlbook.selection import selection_on_test
 from dlbook.pruning import absolute_storage_url, find_pruned, make_pruner, open_storage
+from dlbook.selection import selection_on_test
 from hydra_plugins.dlbook_launcher.sweeper import consecutive_runs
 from hydra_plugins.dlbook_optuna.search_space import SearchSpace, parse_search_space
 
