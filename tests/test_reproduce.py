@@ -55,7 +55,7 @@ def test_quick_reproduction_runs_boston_and_lists_imdb_as_unavailable(tmp_path):
     assert boston["book"] == 2.5532
     assert boston["metric"] == "test.mae"
     assert isinstance(boston["value"], float)
-    assert boston["reproduced"] in (True, False)
+    assert boston["reproduced"] == "not comparable"  # a quick run is never judged against the book
     assert boston["wall_s"] > 0
     assert "mlxtend" in boston["data"]
     assert "debug=fast" in boston["command"]

@@ -129,7 +129,9 @@ class Row:
     book: float | None
     band: list[float] | None
     value: float | None = None
-    reproduced: bool | None = None
+    # true / false, or "not comparable" (other data than the book's, debug limits) with the reason.
+    reproduced: bool | str | None = None
+    reason: str | None = None
     wall_s: float | None = None
     data: str | None = None
     status: str = "not run"
@@ -421,6 +423,7 @@ def run_one(item: Plan, folder: Path, timeout_minutes: float | None = None) -> R
         reference = metrics.get("reference") or {}
         row.value = reference.get("value")
         row.reproduced = reference.get("reproduced")
+        row.reason = reference.get("reason")
         row.band = reference.get("band", row.band)
         row.book = reference.get("book", row.book)
         row.metric = reference.get("metric", row.metric)

@@ -15,7 +15,7 @@ from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, in
 from dlbook.hparams import write_run_hparams
 from dlbook.plots import plot_curves
 from dlbook.pruning import find_pruned
-from dlbook.reference import judge, lookup
+from dlbook.reference import judge, lookup, not_comparable_reason
 from dlbook.report import run_report
 from dlbook.runs import MODEL_FILE, RunDirectory, display_path
 
@@ -72,7 +72,8 @@ def _train(cfg: DictConfig) -> float | None:
             if cfg.trainer.loss in absolute_errors:
                 absolute_errors.add("loss")
             add_target_units(metrics, data.info["target_std"], data.info["target_unit"], absolute_errors)
-        metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None)
+        reason = not_comparable_reason(data.differs_from_book, cfg.trainer, _task_overrides())
+        metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None, reason)
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
         run.complete(cfg.name, metrics)
@@ -112,6 +113,13 @@ def save_model(model, path: Path) -> None:
     temporary = path.with_name(f".partial.{path.name}")  # Keras needs the .keras suffix
     model.save(temporary)
     os.replace(temporary, path)
+
+
+def _task_overrides() -> list[str]:
+    """The run's command-line overrides (Hydra's ``overrides.task``); none outside a Hydra run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
 def _in_multirun() -> bool:
