@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dlbook.config_checks import check_config
+from dlbook.datasets.limits import example_limit, limited_to
 from dlbook.errors import DlbookError, exit_for_user_error, find_user_error
 from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, interrupt_signal
 from dlbook.hparams import write_run_hparams
@@ -49,7 +50,8 @@ def _train(cfg: DictConfig) -> float | None:
         prepare_tensorflow(cfg.seed, cfg.deterministic)
         strategy = make_strategy(cfg)  # one per run; Trainer builds every model in its scope
         run.write_provenance({"experiment": cfg.name, "strategy": describe_strategy(strategy)})
-        data = instantiate(cfg.dataset)
+        with limited_to(example_limit(cfg.trainer)):  # debug=fast: the loader pre-computes only what it uses
+            data = instantiate(cfg.dataset)
         log.info(
             "%s: data from %s; %d training and %d test examples",
             cfg.name,
