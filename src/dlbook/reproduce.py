@@ -532,6 +532,7 @@ def run_reproduction(
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    software = package_versions()  # the code that runs: taken once, before the first run
     plans = plan(experiments, quick, overrides)
     rows = []
     for index, item in enumerate(plans, start=1):
@@ -545,12 +546,19 @@ def run_reproduction(
             print(f"[{index}/{len(plans)}] {item.entry.name}: {row.status}", flush=True)
         rows.append(row)
         # Rewritten after each experiment, so a long reproduction shows its progress (and survives a kill).
-        write_report(folder, rows, quick, overrides, started)
+        write_report(folder, rows, quick, overrides, started, software)
     return rows
 
 
-def write_report(folder: Path, rows: list[Row], quick: bool, overrides: Sequence[str], started: str) -> None:
-    """reproduction.md and reproduction.json in ``folder``."""
+def write_report(
+    folder: Path,
+    rows: list[Row],
+    quick: bool,
+    overrides: Sequence[str],
+    started: str,
+    software: dict[str, Any] | None = None,
+) -> None:
+    """reproduction.md and reproduction.json in ``folder`` (``software``: package_versions() at the start)."""
     (folder / REPORT_MD).write_text(markdown(rows, quick, overrides, started), encoding="utf-8")
     write_json(
         folder / REPORT_JSON,
@@ -558,7 +566,7 @@ def write_report(folder: Path, rows: list[Row], quick: bool, overrides: Sequence
             "quick": quick,
             "overrides": list(overrides),
             "started": started,
-            "provenance": package_versions(),
+            "provenance": software or package_versions(),
             "rows": [asdict(row) for row in rows],
         },
     )
