@@ -56,6 +56,11 @@ def test_a_full_disk_or_no_memory_is_named_clearly(tmp_path):
     assert isinstance(device, ResourceExhausted)
     assert "A device ran out of memory" in str(device) and "shape[512,10000]" in str(device)
     assert "trainer.batch_size" in str(device)
+
+    class ResourceExhaustedError(Exception):  # only the name of TensorFlow's error: not a device out of memory
+        pass
+
+    assert explain_exhaustion(ResourceExhaustedError("OOM"), "run") is None
     assert explain_exhaustion(ValueError("x"), "run") is None
 
 

@@ -170,7 +170,7 @@ def explain_exhaustion(error: BaseException, run_dir: str) -> ResourceExhausted 
             f"The disk is full: writing {where} failed ({error.strerror}). Free space there or point "
             "paths.output_dir at another disk; earlier runs are untouched, this run is marked failed."
         )
-    if type(error).__name__ == "ResourceExhaustedError":  # tf.errors.ResourceExhaustedError: device memory
+    if _is_tensorflow_out_of_memory(error):
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return ResourceExhausted(
             f"A device ran out of memory during the run in {run_dir} ({first_line[:300]}). Use a smaller "
@@ -178,3 +178,15 @@ def explain_exhaustion(error: BaseException, run_dir: str) -> ResourceExhausted 
             "runs are untouched."
         )
     return None
+
+
+def _is_tensorflow_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is TensorFlow's ``tf.errors.ResourceExhaustedError`` (device memory), or a subclass.
+
+    Matched by class and module without importing TensorFlow (a failed run may not have loaded it), so an
+    unrelated class that only shares the name is not taken for a device out of memory.
+    """
+    return any(
+        cls.__name__ == "ResourceExhaustedError" and cls.__module__.startswith("tensorflow.")
+        for cls in type(error).__mro__
+    )
