@@ -49,16 +49,20 @@ def current_limit() -> int | None:
 
 
 def limit_examples(items: Any, targets: Any, split: str) -> tuple[Any, Any]:
-    """At most the current limit of ``items`` and their ``targets``, spread evenly over the split.
+    """At most the current limit of ``items`` and their ``targets``, spread evenly over the split."""
+    return spread(items, targets, current_limit(), split)
+
+
+def spread(items: Any, targets: Any, count: int | None, split: str) -> tuple[Any, Any]:
+    """``count`` of ``items`` and their ``targets`` (all for None), evenly spaced over the split.
 
     Evenly spaced, not the first ones: a split listed class by class keeps every class.
     """
-    limit = current_limit()
-    count = len(items)
-    if limit is None or count <= limit:
+    total = len(items)
+    if count is None or total <= count:
         return items, targets
-    chosen = np.linspace(0, count - 1, num=limit).round().astype(np.int64)
-    logger.info("debug limits: %s uses %d of its %d examples", split, limit, count)
+    chosen = np.linspace(0, total - 1, num=count).round().astype(np.int64)
+    logger.info("debug limits: %s uses %d of its %d examples", split, count, total)
     if isinstance(items, list):
         return [items[index] for index in chosen], np.asarray(targets)[chosen]
     return np.asarray(items)[chosen], np.asarray(targets)[chosen]
