@@ -485,7 +485,7 @@ def markdown(rows: list[Row], quick: bool, overrides: Sequence[str], started: st
             _format(row.book),
             _format(row.band),
             _format(row.value),
-            "—" if row.reproduced is None else _format(row.reproduced),
+            _verdict(row),
             _wall(row.wall_s),
             row.data or "-",
             row.status,
@@ -495,6 +495,15 @@ def markdown(rows: list[Row], quick: bool, overrides: Sequence[str], started: st
         lines.append("| " + " | ".join(_cell(str(cell)) for cell in cells) + " |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _verdict(row: Row) -> str:
+    """yes / no, or "not comparable (<reason>)"; a dash when the experiment has no band."""
+    if row.reproduced is None:
+        return "—"
+    if row.reason:
+        return f"{_format(row.reproduced)} ({row.reason})"
+    return _format(row.reproduced)
 
 
 def text_table(rows: list[Row]) -> str:
