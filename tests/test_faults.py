@@ -48,11 +48,19 @@ def test_a_full_disk_or_no_memory_is_named_clearly(tmp_path):
     memory = explain_exhaustion(MemoryError(), "outputs/imdb/x")
     assert "ran out of memory (RAM) during the run in outputs/imdb/x" in str(memory)
 
-    class ResourceExhaustedError(Exception):  # what tf.errors calls an out-of-memory on a device
+    # TensorFlow's own out-of-memory error, as a fit on a GPU raises it.
+    import tensorflow as tf
+
+    oom = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[512,10000]")
+    device = explain_exhaustion(oom, "run")
+    assert isinstance(device, ResourceExhausted)
+    assert "A device ran out of memory" in str(device) and "shape[512,10000]" in str(device)
+    assert "trainer.batch_size" in str(device)
+
+    class ResourceExhaustedError(Exception):  # only the name of TensorFlow's error: not a device out of memory
         pass
 
-    device = explain_exhaustion(ResourceExhaustedError("OOM when allocating tensor with shape[512,10000]"), "run")
-    assert "A device ran out of memory" in str(device) and "shape[512,10000]" in str(device)
+    assert explain_exhaustion(ResourceExhaustedError("OOM"), "run") is None
     assert explain_exhaustion(ValueError("x"), "run") is None
 
 

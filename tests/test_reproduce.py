@@ -55,7 +55,8 @@ def test_quick_reproduction_runs_boston_and_lists_imdb_as_unavailable(tmp_path):
     assert boston["book"] == 2.5532
     assert boston["metric"] == "test.mae"
     assert isinstance(boston["value"], float)
-    assert boston["reproduced"] in (True, False)
+    assert boston["reproduced"] == "not comparable"  # a quick run is never judged against the book
+    assert boston["reason"].startswith("debug limits (trainer.max_epochs=1, trainer.max_steps=3)")
     assert boston["wall_s"] > 0
     assert "mlxtend" in boston["data"]
     assert "debug=fast" in boston["command"]
@@ -74,6 +75,7 @@ def test_quick_reproduction_runs_boston_and_lists_imdb_as_unavailable(tmp_path):
     assert "Quick mode: on" in markdown and "NOT comparable" in markdown
     assert "| boston_housing | 3.7 " in markdown
     assert "2.5532" in markdown
+    assert "| not comparable (debug limits (trainer.max_epochs=1, trainer.max_steps=3)" in markdown  # and why
     assert f"[curves.png]({boston['curves']})" in markdown
     assert f"[run]({boston['run']})" in markdown
     assert IMDB_ORIGIN in markdown

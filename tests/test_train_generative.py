@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -18,13 +19,25 @@ def _single_run(tmp_path: Path, experiment: str) -> Path:
 
 
 def test_vae_experiment(tmp_path):
-    mnist = write_mnist_npz(tmp_path / "mnist.npz", n_train=64, n_test=32)
-    result = run_dlbook("train", "experiment=vae", "debug=fast", f"dataset.path={mnist}", cwd=tmp_path)
+    mnist = write_mnist_npz(tmp_path / "mnist.npz", n_train=320, n_test=64)
+    result = run_dlbook(
+        "train",
+        "experiment=vae",
+        "debug=fast",
+        "trainer.max_epochs=3",
+        "trainer.max_steps=10",
+        f"dataset.path={mnist}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     run = _single_run(tmp_path, "vae")
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"loss", "reconstruction_loss", "kl_loss"} <= set(metrics["test"])
-    assert 0.0 < metrics["test"]["loss"] < 1.0
+    # The model learns (measured: 0.675, 0.615, 0.499 over 3 epochs of 10 steps; test 0.46): the training loss
+    # falls by at least 15%, and the test loss is well below ln 2 = 0.693, a decoder that says 0.5 everywhere.
+    losses = [float(row["loss"]) for row in csv.DictReader(open(run / "history.csv"))]
+    assert len(losses) == 3 and losses[-1] < 0.85 * losses[0], losses
+    assert metrics["test"]["loss"] < 0.6
     with Image.open(run / "latent_grid.png") as picture:
         assert picture.size == (420, 420)
     assert (run / "model.keras").is_file()
@@ -37,6 +50,9 @@ def test_dcgan_experiment(tmp_path):
     run = _single_run(tmp_path, "dcgan")
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"d_loss", "g_loss"} <= set(metrics["train"]) and "d_loss" in metrics["test"]
-    assert metrics["reference"]  # judged against train.d_loss
+    # 3 steps are a smoke run: the verdict says "not comparable" and why, never yes or no.
+    assert metrics["reference"]["metric"] == "train.d_loss"
+    assert metrics["reference"]["reproduced"] == "not comparable"
+    assert metrics["reference"]["reason"].startswith("debug limits (trainer.max_epochs=1, trainer.max_steps=3)")
     samples = sorted(path.name for path in (run / "samples").iterdir())
     assert samples == ["real.png", "step_00003.png"]  # debug=fast: 3 steps, the last one saved

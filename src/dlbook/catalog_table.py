@@ -1,28 +1,30 @@
-"""README's catalogue table, generated from a reproduction (reproduction.json) and the catalogue.
+"""README's catalogue table, rebuilt from the reproduction records committed under ``docs/results/``.
 
 The table sits in README.md between ``<!-- catalogue:begin -->`` and ``<!-- catalogue:end -->``; only
 what lies between the two markers is rewritten. One row per catalogue experiment, in book order:
 experiment, book section, the command that reproduces it, the book's result (from the experiment's
-``reference:`` block) and dlbook's result, which is, from strongest to weakest:
+``reference:`` block) and dlbook's result.
 
-1. the reproduction's value, when the experiment ran its full protocol (not quick) and completed;
-2. a result measured by hand, from ``catalog_results.yaml`` beside this module (runs made outside
-   `dlbook reproduce`, e.g. Boston over three seeds, or MNIST on the bundled digits);
-3. "quick run: <value> (debug settings, offline data)", a quick reproduction's smoke number;
-4. "data not available here: <how to get it>", or "run failed: <error>".
+dlbook's result comes only from records: each ``<results>/<id>/reproduction.json`` that `dlbook reproduce
+... results=docs/results` saved (with the data source of each run, the software versions and the date),
+beside each run's ``metrics.json``, ``provenance.json`` and ``status.json``. No number is typed by hand.
+For each experiment the newest record of a full-protocol run is shown, else the newest quick run:
 
-A measured result already in the table (1 or 2) is never replaced by a weaker cell (3 or 4), and rows
-of experiments the reproduction did not run keep their cell, so a partial or quick reproduction
-cannot erase what a full one found. Nothing here imports TensorFlow.
+- a completed run: its value and verdict, "(reproduced)", "(outside the band [a, b])", or "(not comparable:
+  <reason>)" for a run on other data than the book's or with debug limits; a quick run says so first;
+- "run failed: <error>" or "data not available here: <how to get it>" when that is what the run found;
+- "not yet run" when no record names the experiment.
 
-Regenerate with `dlbook reproduce ... readme=README.md`, or from a finished reproduction:
-`python -m dlbook.catalog_table outputs/reproduce/<timestamp>/reproduction.json README.md`
-(`--refresh` instead of the JSON file: the catalogue's columns only, every result kept).
+Each measured cell links the record it comes from. Nothing here imports TensorFlow.
+
+Regenerate with `dlbook reproduce ... results=docs/results readme=README.md`, or from the records alone:
+`python -m dlbook.catalog_table docs/results README.md`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -33,20 +35,19 @@ import yaml
 
 from dlbook.catalog import CatalogEntry, catalog
 from dlbook.errors import ConfigError
+from dlbook.reference import NOT_COMPARABLE
 from dlbook.report import _format
 from dlbook.resources import conf_dir, experiments_dir
 
 BEGIN = "<!-- catalogue:begin -->"
 END = "<!-- catalogue:end -->"
-MEASURED_FILE = Path(__file__).resolve().with_name("catalog_results.yaml")
 # Longer reference notes are cut to their first clause; the experiment file has the whole story.
 NOTE_LIMIT = 100
 HEADER = ("experiment", "book section", "command", "book's result", "dlbook's result")
 # The footnote below README's table that says why an experiment has not met its real data yet.
 NOT_REAL = "¹"
-NOT_RUN = f"not yet run on the real data{NOT_REAL}"
-# Cells that hold no measured result: anything else in the table is one, and is kept over these.
-WEAK_PREFIXES = ("not yet run", "data not available", "quick run", "run failed")
+NOT_RUN = "not yet run"
+REPORT_JSON = "reproduction.json"
 # One sentence of reproduce.py's "what is missing": "<what> is|are not in <folder> (<how>)".
 _MISSING = re.compile(r"^(?P<what>.+?) (?:is|are) not in .+? \((?P<how>.*)\)$")
 _FROM_URL = re.compile(r"^get (?:it|them) from (?P<url>\S+)$")
@@ -138,87 +139,106 @@ def how_to_get(status: str) -> str:
     return "; ".join(dict.fromkeys(steps))
 
 
-def _measured_value(row: Mapping[str, Any], overrides: Sequence[str]) -> str:
-    value = _format(row.get("value"))
-    band = row.get("band")
-    if row.get("reproduced") is True:
-        value += " (reproduced)"
-    elif row.get("reproduced") is False:
-        value += f" (outside the band {_format(band)})" if band else " (not reproduced)"
-    if str(row.get("data") or "").startswith("generated"):
-        value += " on generated data³"
-    if overrides:
-        value += f", with `{' '.join(overrides)}`"
-    return value
+def _link(record: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    """The record file a cell comes from: the run's metrics.json when it was saved, else reproduction.json."""
+    base = f"{record['link']}"
+    run = row.get("run")
+    if run and record.get("has_run_files", {}).get(row.get("experiment")):
+        return f"{base}/{run}/metrics.json"
+    return f"{base}/{REPORT_JSON}"
 
 
-def result_cell(
-    row: Mapping[str, Any] | None,
-    quick: bool,
-    overrides: Sequence[str] = (),
-    measured: str | None = None,
-    previous: str | None = None,
-) -> str:
-    """dlbook's result for one experiment (see the module's docstring for the order)."""
-    status = str((row or {}).get("status") or "not run")
-    if row is not None and status == "completed" and not quick and row.get("value") is not None:
-        return _measured_value(row, overrides)
-    if measured:
-        return measured
-    if row is None or status == "not run":
-        return previous or NOT_RUN  # not in this reproduction: the row keeps its cell
-    if previous and not previous.startswith(WEAK_PREFIXES):
-        return previous  # a measured result is never replaced by a weaker cell
-    if status == "completed" and quick:
-        return f"quick run: {_format(row.get('value'))} (debug settings, offline data){NOT_REAL}"
+def _verdict(row: Mapping[str, Any]) -> str:
+    reproduced = row.get("reproduced")
+    if reproduced is True:
+        return " (reproduced)"
+    if reproduced is False:
+        band = row.get("band")
+        return f" (outside the band {_format(band)})" if band else " (not reproduced)"
+    if reproduced == NOT_COMPARABLE:
+        return f" (not comparable: {row.get('reason') or 'not the book’s data or protocol'})"
+    return ""
+
+
+def result_cell(row: Mapping[str, Any] | None, record: Mapping[str, Any] | None = None) -> str:
+    """dlbook's result for one experiment, from its row in a record (None: no record names it)."""
+    if row is None or record is None:
+        return NOT_RUN
+    quick = bool(record.get("quick"))
+    status = str(row.get("status") or "not run")
+    link = f" ([record]({_link(record, row)}))"
+    if status == "completed":
+        value = _format(row.get("value")) if row.get("value") is not None else "completed, no reference metric"
+        cell = ("quick run: " if quick else "") + value + _verdict(row)
+        overrides = [str(override) for override in record.get("overrides") or []]
+        if overrides:
+            cell += f", with `{' '.join(overrides)}`"
+        return cell + link
     if status.startswith("data not available"):
         return f"data not available here{NOT_REAL}: {how_to_get(status)}"
     if status.startswith("failed"):
-        return f"{'quick run failed' if quick else 'run failed'}: {status.removeprefix('failed:').strip()}"
-    return previous or NOT_RUN
+        reason = status.removeprefix("failed:").strip()
+        return f"{'quick run failed' if quick else 'run failed'}: {reason}{link}"
+    return NOT_RUN
 
 
-def table(
-    reproduction: Mapping[str, Any], measured: Mapping[str, str] | None = None, previous: Mapping[str, str] = ()
-) -> str:
-    """The Markdown table: one row per catalogue experiment, in book order."""
-    measured = load_measured() if measured is None else measured
-    previous = dict(previous)
-    rows = {row["experiment"]: row for row in reproduction.get("rows", [])}
-    quick = bool(reproduction.get("quick"))
-    overrides = [str(override) for override in reproduction.get("overrides") or []]
+def load_records(results: str | Path, link_base: str | None = None) -> list[dict[str, Any]]:
+    """Every ``<results>/<id>/reproduction.json``, oldest first, each with ``link`` (its folder, for the table).
+
+    ``link_base``: how the table's links name the results folder (relative to the README); default: as given.
+    """
+    folder = Path(results)
+    if not folder.is_dir():
+        raise ConfigError(
+            f"results={results} is not valid: no such folder. Give the folder of committed reproduction records "
+            "(docs/results), which `dlbook reproduce ... results=docs/results` fills."
+        )
+    records = []
+    for path in sorted(folder.glob(f"*/{REPORT_JSON}")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        base = link_base if link_base is not None else str(folder)
+        record["link"] = f"{base}/{path.parent.name}" if base else path.parent.name
+        record["has_run_files"] = {
+            row["experiment"]: (path.parent / str(row.get("run")) / "metrics.json").is_file()
+            for row in record.get("rows", [])
+            if row.get("run")
+        }
+        records.append(record)
+    return sorted(records, key=lambda record: str(record.get("started") or ""))
+
+
+def latest_rows(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict, Mapping[str, Any]]]:
+    """{experiment: (its row, its record)}: the newest full-protocol record that names it, else the newest quick one."""
+    chosen: dict[str, tuple[dict, Mapping[str, Any]]] = {}
+    for record in records:  # oldest first: a newer record replaces an older one of the same kind
+        for row in record.get("rows", []):
+            name = row.get("experiment")
+            if str(row.get("status") or "not run") == "not run":
+                continue
+            earlier = chosen.get(name)
+            if earlier is not None and not earlier[1].get("quick") and record.get("quick"):
+                continue  # a quick run never hides a full-protocol one
+            chosen[name] = (row, record)
+    return chosen
+
+
+def table(records: Sequence[Mapping[str, Any]]) -> str:
+    """The Markdown table: one row per catalogue experiment, in book order, its result from ``records``."""
+    chosen = latest_rows(records)
     default = default_experiment()
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for entry in catalog():
         content, header_lines = _experiment_file(entry.name)
+        row, record = chosen.get(entry.name, (None, None))
         cells = [
             f"`{entry.name}`",
             f"{entry.section} {entry.title}".strip(),
             f"`{command(entry.name, header_lines, default)}`",
             book_result(entry, content),
-            result_cell(rows.get(entry.name), quick, overrides, measured.get(entry.name), previous.get(entry.name)),
+            result_cell(row, record),
         ]
         lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(lines)
-
-
-def load_measured(path: Path = MEASURED_FILE) -> dict[str, str]:
-    """The hand-measured results: {experiment: Markdown cell}."""
-    if not path.is_file():
-        return {}
-    content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {str(name): str(text) for name, text in content.items()}
-
-
-def previous_cells(block: str) -> dict[str, str]:
-    """{experiment: its dlbook's-result cell} of the table now between the markers."""
-    cells = {}
-    for line in block.splitlines():
-        parts = [part.strip() for part in re.split(r"(?<!\\)\|", line.strip())]
-        # "| `name` | ... | result |" splits into ["", "`name`", ..., "result", ""].
-        if len(parts) == len(HEADER) + 2 and parts[1].startswith("`"):
-            cells[parts[1].strip("`")] = parts[-2].replace("\\|", "|")
-    return cells
 
 
 def _markers(text: str, readme: Path) -> tuple[int, int]:
@@ -240,47 +260,37 @@ def check_readme(readme: str | Path) -> Path:
     return path
 
 
-def update_readme(
-    readme: str | Path, reproduction: Mapping[str, Any], measured: Mapping[str, str] | None = None
-) -> None:
-    """Rewrite the catalogue table between README's markers from ``reproduction`` (reproduction.json's content)."""
+def update_readme(readme: str | Path, results: str | Path) -> None:
+    """Rewrite the catalogue table between README's markers from the records in ``results`` alone."""
     path = check_readme(readme)
+    link_base = os.path.relpath(Path(results).resolve(), path.resolve().parent).replace(os.sep, "/")
+    records = load_records(results, link_base)
     text = path.read_text(encoding="utf-8")
     start, end = _markers(text, path)
-    mode = "quick " if reproduction.get("quick") else ""
-    started = reproduction.get("started")
-    source = f"a {mode}reproduction started {started}" if started else "the catalogue (results kept)"
     note = (
-        f"<!-- Generated from {source} by "
-        "`dlbook reproduce ... readme=README.md` (or `python -m dlbook.catalog_table <reproduction.json> README.md`),"
-        " and the hand-measured results in src/dlbook/catalog_results.yaml: edit that file or rerun, not the table. -->"
+        f"<!-- Generated from the reproduction records in {link_base}/ by `dlbook reproduce ... results={link_base} "
+        f"readme=README.md` or `python -m dlbook.catalog_table {link_base} README.md`: rerun, never edit the table. -->"
     )
-    generated = table(reproduction, measured, previous_cells(text[start:end]))
+    generated = table(records)
     # Blank lines around the table: Markdown ends an HTML comment block at its line, and a table at a blank line.
     path.write_text(f"{text[:start]}\n{note}\n\n{generated}\n\n{text[end:]}", encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m dlbook.catalog_table <reproduction.json | --refresh> [README.md]`: rewrite the table, or print it.
-
-    ``--refresh`` rebuilds the table from the catalogue alone, keeping every row's result: after an
-    experiment's book reference or header changed, or an experiment was added.
-    """
+    """`python -m dlbook.catalog_table <results folder> [README.md]`: rewrite README's table, or print it."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not 1 <= len(arguments) <= 2:
-        print("usage: python -m dlbook.catalog_table <reproduction.json | --refresh> [README.md]", file=sys.stderr)
+        print("usage: python -m dlbook.catalog_table <results folder, e.g. docs/results> [README.md]", file=sys.stderr)
         return 2
-    source = arguments[0]
-    reproduction = {"rows": []} if source == "--refresh" else json.loads(Path(source).read_text(encoding="utf-8"))
-    if len(arguments) == 1:
-        print(table(reproduction))
-        return 0
     try:
-        update_readme(arguments[1], reproduction)
+        if len(arguments) == 1:
+            print(table(load_records(arguments[0])))
+            return 0
+        update_readme(arguments[1], arguments[0])
     except ConfigError as error:
         print(f"dlbook: error: {error}", file=sys.stderr)
         return 2
-    print(f"Catalogue table rewritten in {arguments[1]}")
+    print(f"Catalogue table rewritten in {arguments[1]} from {arguments[0]}")
     return 0
 
 

@@ -6,7 +6,8 @@ keras.callbacks.TensorBoard writes) gets one HParams session:
 - hyperparameters: the job's command-line overrides (``model.units=32``, ``optimizer=adam``, ...;
   ``hydra.*`` left out), plus ``experiment`` (the run's name) and ``seed``;
 - metrics: every number of metrics.json, flattened (``test.accuracy``, ``val.loss``, ``kfold.val_mae_mean``,
-  ``reference.reproduced`` as 1/0), as scalars tagged ``final/<key>`` in the same folder.
+  ``reference.reproduced`` as 1/0; a "not comparable" verdict is text and left out, ``reference.in_band``
+  still says where the number fell), as scalars tagged ``final/<key>`` in the same folder.
 
 ``tensorboard --logdir outputs/multirun/<name>/<timestamp>`` then shows a sweep in the HParams tab as a
 table and as parallel coordinates, one row per job.

@@ -62,7 +62,10 @@ def run_report(title: str, metrics: Mapping[str, Any], run_dir: str, debug: bool
         "Compared with the book:",
         reference_table(metrics.get("reference")),
     ]
-    if debug:
+    reason = (metrics.get("reference") or {}).get("reason")
+    if reason:
+        parts.append(f"(not comparable with the book: {reason})")
+    elif debug:
         parts.append("(debug settings: few steps and epochs, so the numbers are not comparable with the book)")
     if backend:
         parts += ["", f"Backend: {backend}"]

@@ -5,8 +5,11 @@ released between runs, and one crash cannot take the others down). Before anythi
 experiment's composed config is checked for the files it would read (a dataset in Keras' cache,
 ImageNet weights in Keras' models cache, a Kaggle folder) without downloading anything: what is
 missing is listed as "data not available" with the command that gets it, never silently skipped.
-At the end ``reproduction.md`` and ``reproduction.json`` are written to the reproduce folder; with
-``readme=README.md`` the README's catalogue table is then rewritten from them (dlbook.catalog_table).
+At the end ``reproduction.md`` and ``reproduction.json`` are written to the reproduce folder (with the
+software versions, the date and each run's data source). With ``results=docs/results`` the record is
+saved there too: reproduction.json and each run's small files (metrics.json, provenance.json,
+status.json), with this machine's folders left out; with ``readme=README.md`` the README's catalogue
+table is then rebuilt from the records in ``results`` alone (dlbook.catalog_table).
 
 This module imports no TensorFlow: the runs import it in their own processes.
 """
@@ -32,7 +35,7 @@ from dlbook.datasets.download import cache_path, cached, keras_home
 from dlbook.errors import ConfigError, DlbookError
 from dlbook.report import _format, table
 from dlbook.resources import conf_dir, experiments_dir
-from dlbook.runs import METRICS_FILE, STATUS_FILE, read_json, write_json
+from dlbook.runs import METRICS_FILE, PROVENANCE_FILE, STATUS_FILE, package_versions, read_json, write_json
 
 REPORT_MD = "reproduction.md"
 REPORT_JSON = "reproduction.json"
@@ -129,7 +132,9 @@ class Row:
     book: float | None
     band: list[float] | None
     value: float | None = None
-    reproduced: bool | None = None
+    # true / false, or "not comparable" (other data than the book's, debug limits) with the reason.
+    reproduced: bool | str | None = None
+    reason: str | None = None
     wall_s: float | None = None
     data: str | None = None
     status: str = "not run"
@@ -421,6 +426,7 @@ def run_one(item: Plan, folder: Path, timeout_minutes: float | None = None) -> R
         reference = metrics.get("reference") or {}
         row.value = reference.get("value")
         row.reproduced = reference.get("reproduced")
+        row.reason = reference.get("reason")
         row.band = reference.get("band", row.band)
         row.book = reference.get("book", row.book)
         row.metric = reference.get("metric", row.metric)
@@ -479,7 +485,7 @@ def markdown(rows: list[Row], quick: bool, overrides: Sequence[str], started: st
             _format(row.book),
             _format(row.band),
             _format(row.value),
-            "—" if row.reproduced is None else _format(row.reproduced),
+            _verdict(row),
             _wall(row.wall_s),
             row.data or "-",
             row.status,
@@ -489,6 +495,15 @@ def markdown(rows: list[Row], quick: bool, overrides: Sequence[str], started: st
         lines.append("| " + " | ".join(_cell(str(cell)) for cell in cells) + " |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _verdict(row: Row) -> str:
+    """yes / no, or "not comparable (<reason>)"; a dash when the experiment has no band."""
+    if row.reproduced is None:
+        return "—"
+    if row.reason:
+        return f"{_format(row.reproduced)} ({row.reason})"
+    return _format(row.reproduced)
 
 
 def text_table(rows: list[Row]) -> str:
@@ -526,6 +541,7 @@ def run_reproduction(
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    software = package_versions()  # the code that runs: taken once, before the first run
     plans = plan(experiments, quick, overrides)
     rows = []
     for index, item in enumerate(plans, start=1):
@@ -539,17 +555,85 @@ def run_reproduction(
             print(f"[{index}/{len(plans)}] {item.entry.name}: {row.status}", flush=True)
         rows.append(row)
         # Rewritten after each experiment, so a long reproduction shows its progress (and survives a kill).
-        write_report(folder, rows, quick, overrides, started)
+        write_report(folder, rows, quick, overrides, started, software)
     return rows
 
 
-def write_report(folder: Path, rows: list[Row], quick: bool, overrides: Sequence[str], started: str) -> None:
-    """reproduction.md and reproduction.json in ``folder``."""
+def write_report(
+    folder: Path,
+    rows: list[Row],
+    quick: bool,
+    overrides: Sequence[str],
+    started: str,
+    software: dict[str, Any] | None = None,
+) -> None:
+    """reproduction.md and reproduction.json in ``folder`` (``software``: package_versions() at the start)."""
     (folder / REPORT_MD).write_text(markdown(rows, quick, overrides, started), encoding="utf-8")
     write_json(
         folder / REPORT_JSON,
-        {"quick": quick, "overrides": list(overrides), "started": started, "rows": [asdict(row) for row in rows]},
+        {
+            "quick": quick,
+            "overrides": list(overrides),
+            "started": started,
+            "provenance": software or package_versions(),
+            "rows": [asdict(row) for row in rows],
+        },
     )
+
+
+# The small files of a run that a record keeps (the model, curves and TensorBoard events stay in outputs/).
+RECORD_RUN_FILES = (METRICS_FILE, PROVENANCE_FILE, STATUS_FILE)
+
+
+def save_record(folder: Path, results: str | Path) -> Path:
+    """Copy a finished reproduction's record into ``results/<its folder name>/``; returns that folder.
+
+    The record is reproduction.json and each run's metrics.json, provenance.json and status.json: small
+    files, fit for committing. Folders of this machine are replaced by placeholders (``<reproduction>``,
+    ``$KERAS_HOME``, ``<dlbook>``, ``~``), so a record says what ran, not where.
+    """
+    folder = Path(folder).resolve()
+    target = Path(results) / folder.name
+    target.mkdir(parents=True, exist_ok=True)
+    places = _machine_places(folder)
+    report = read_json(folder / REPORT_JSON)
+    for row in report.get("rows", []):
+        if not row.get("run"):
+            continue
+        for name in RECORD_RUN_FILES:
+            source = folder / row["run"] / name
+            if source.is_file():
+                (target / row["run"]).mkdir(parents=True, exist_ok=True)
+                write_json(target / row["run"] / name, _without_places(read_json(source), places))
+    write_json(target / REPORT_JSON, _without_places(report, places))
+    return target
+
+
+def _machine_places(folder: Path) -> list[tuple[str, str]]:
+    """(folder of this machine, its placeholder), longest first, so that the most specific one is replaced."""
+    import dlbook
+
+    places = {
+        str(folder): "<reproduction>",
+        str(keras_home()): "$KERAS_HOME",
+        str(Path(dlbook.__file__).resolve().parent.parent): "<dlbook>",
+        str(Path(sys.executable).parent): "<python>",
+        str(Path.cwd()): ".",
+        str(Path.home()): "~",
+    }
+    return sorted(((place, name) for place, name in places.items() if len(place) > 1), key=lambda item: -len(item[0]))
+
+
+def _without_places(content: Any, places: list[tuple[str, str]]) -> Any:
+    if isinstance(content, str):
+        for place, name in places:
+            content = content.replace(place, name)
+        return content
+    if isinstance(content, list):
+        return [_without_places(item, places) for item in content]
+    if isinstance(content, dict):
+        return {key: _without_places(value, places) for key, value in content.items()}
+    return content
 
 
 def exit_code(rows: list[Row]) -> int:
@@ -571,6 +655,7 @@ def reproduce(cfg: DictConfig) -> int:
     if isinstance(overrides, str):
         overrides = [overrides]
     readme = cfg.get("readme")
+    results = cfg.get("results")
     try:
         quick = cfg.quick
         if not isinstance(quick, bool):
@@ -578,6 +663,11 @@ def reproduce(cfg: DictConfig) -> int:
         if readme is not None:
             from dlbook.catalog_table import check_readme
 
+            if results is None:
+                raise ConfigError(
+                    f"readme={readme} needs results=<folder> (e.g. results=docs/results): README's table is rebuilt "
+                    "from the reproduction records saved there, never from a single run's folder in outputs/."
+                )
             readme = check_readme(readme)  # before hours of runs, not after
         rows = run_reproduction(folder, experiments, quick, list(overrides), cfg.timeout_minutes)
     except DlbookError as error:
@@ -588,11 +678,13 @@ def reproduce(cfg: DictConfig) -> int:
     if quick:
         print("(quick mode: debug settings and offline data; the numbers are not comparable with the book)")
     print(f"\nReport: {folder / REPORT_MD}", flush=True)
+    if results is not None:
+        print(f"Record saved in {save_record(folder, results)}", flush=True)
     if readme is not None:
         from dlbook.catalog_table import update_readme
 
-        update_readme(readme, read_json(folder / REPORT_JSON))
-        print(f"Catalogue table rewritten in {readme}", flush=True)
+        update_readme(readme, results)
+        print(f"Catalogue table rewritten in {readme} from the records in {results}", flush=True)
     code = exit_code(rows)
     if code:
         raise SystemExit(code)

@@ -198,6 +198,22 @@ def _git_commit() -> dict[str, Any] | None:
         return None
 
 
+def package_versions() -> dict[str, Any]:
+    """Python, the platform, the versions of dlbook and its main libraries, dlbook's git commit, and the date.
+
+    Read without importing TensorFlow (package metadata), so that `dlbook reproduce` can record it too.
+    """
+    return {
+        "date": _now(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": {
+            name: _version(name) for name in ("dlbook", "tensorflow", "keras", "hydra-core", "omegaconf", "numpy")
+        },
+        "git": _git_commit(),
+    }
+
+
 def provenance() -> dict[str, Any]:
     """What produced a run: versions, git commit of dlbook's source, machine and devices."""
     from dlbook.runtime import devices_in_use, launcher_placement, physical_devices

@@ -11,12 +11,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlbook.backend import adapt_to_backend, backend_description, check_backend_support, select_backend
 from dlbook.config_checks import check_config
+from dlbook.datasets.limits import example_limit, limited_to
 from dlbook.errors import DlbookError, exit_for_user_error, find_user_error
 from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, interrupt_signal
 from dlbook.hparams import write_run_hparams
 from dlbook.plots import plot_curves
 from dlbook.pruning import find_pruned
-from dlbook.reference import judge, lookup
+from dlbook.reference import judge, lookup, not_comparable_reason
 from dlbook.report import run_report
 from dlbook.runs import MODEL_FILE, RunDirectory, display_path
 
@@ -54,7 +55,8 @@ def _train(cfg: DictConfig) -> float | None:
         strategy = make_strategy(cfg)  # one per run; Trainer builds every model in its scope
         backend_used = backend_description()
         run.write_provenance({"experiment": cfg.name, "backend": backend_used, "strategy": describe_strategy(strategy)})
-        data = instantiate(cfg.dataset)
+        with limited_to(example_limit(cfg.trainer)):  # debug=fast: the loader pre-computes only what it uses
+            data = instantiate(cfg.dataset)
         log.info(
             "%s: data from %s; %d training and %d test examples",
             cfg.name,
@@ -77,7 +79,8 @@ def _train(cfg: DictConfig) -> float | None:
             if cfg.trainer.loss in absolute_errors:
                 absolute_errors.add("loss")
             add_target_units(metrics, data.info["target_std"], data.info["target_unit"], absolute_errors)
-        metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None)
+        reason = not_comparable_reason(data.differs_from_book, cfg.trainer, _task_overrides())
+        metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None, reason)
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
         run.complete(cfg.name, metrics)
@@ -118,6 +121,13 @@ def save_model(model, path: Path) -> None:
     temporary = path.with_name(f".partial.{path.name}")  # Keras needs the .keras suffix
     model.save(temporary)
     os.replace(temporary, path)
+
+
+def _task_overrides() -> list[str]:
+    """The run's command-line overrides (Hydra's ``overrides.task``); none outside a Hydra run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
 def _in_multirun() -> bool:

@@ -163,3 +163,28 @@ def test_config_file_spells_out_every_argument():
     defaults = {key: parameter.default for key, parameter in inspect.signature(features.load).parameters.items()}
     del defaults["images"], defaults["base"]
     assert config == defaults
+
+
+def test_debug_limits_decode_and_featurise_only_the_images_a_smoke_run_uses(tmp_path, keras_home, monkeypatch):
+    from dlbook.datasets.image_pipeline import ImagePipeline
+    from dlbook.datasets.limits import limited_to
+
+    big = write_split_tree(tmp_path / "big", 10, size=(16, 16))  # 20 images a split
+    decoded = []
+    original = ImagePipeline.decode
+
+    def counting(self, paths):
+        decoded.append(len(paths))
+        return original(self, paths)
+
+    monkeypatch.setattr(ImagePipeline, "decode", counting)
+    with limited_to(6):  # what debug=fast gives: trainer.max_steps (3) x a batch of 2
+        data = features.load(images=images_config(big), base=base_config())
+    assert decoded == [6, 6, 6]  # train, validation, test: 18 images decoded, not 60
+    assert [len(data.train), len(data.validation), len(data.test)] == [6, 6, 6]
+    # Evenly spread over the class-by-class listing: both classes are there.
+    assert sorted(set(data.train.targets.tolist())) == [0, 1]
+
+    decoded.clear()
+    everything = features.load(images=images_config(big), base=base_config())  # no debug limit: all of them
+    assert decoded == [20, 20, 20] and len(everything.train) == 20

@@ -177,3 +177,21 @@ def test_another_archive_replaces_the_extraction(tmp_path, keras_home):
     second = write_aclimdb_tar(tmp_path / "second" / "aclImdb_v1.tar.gz", per_class=4, seed=3)
     assert len(imdb_text.load(path=str(first), training_samples=4, validation_samples=4).test) == 12
     assert len(imdb_text.load(path=str(second), training_samples=4, validation_samples=4).test) == 8
+
+
+def test_debug_limits_read_and_tokenize_only_the_reviews_a_smoke_run_uses(aclimdb, monkeypatch):
+    from dlbook.datasets.limits import limited_to
+
+    reads = []
+
+    def counting_open(file, *arguments, **keywords):
+        if str(file).endswith(".txt"):
+            reads.append(str(file))
+        return open(file, *arguments, **keywords)
+
+    monkeypatch.setattr(imdb_text, "open", counting_open, raising=False)
+    with limited_to(4):  # debug=fast's trainer.max_steps x batch_size
+        data = imdb_text.load(path=str(aclimdb), num_words=10000, maxlen=30, seed=4, **SMALL)
+    assert (len(data.train), len(data.validation), len(data.test)) == (4, 4, 4)
+    assert len(reads) == 12  # 8 training and 4 test reviews, of the 56 in train/ and test/
+    assert sorted(set(data.test.targets.tolist())) == [0.0, 1.0]  # spread over neg/ and pos/

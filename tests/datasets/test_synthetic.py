@@ -24,6 +24,7 @@ def test_question_answering_shapes_and_planted_answer():
     for question, label in zip(data.train.features["question"], labels, strict=True):
         assert np.bincount(question[question > 0]).argmax() == 1 + label
     assert len(data.test) == 10
+    assert data.differs_from_book == synthetic.GENERATED  # never compared with a book number
 
 
 def test_posts_targets_and_marker_words():

@@ -320,3 +320,103 @@ def test_a_failing_trial_is_fail_and_the_others_complete(tmp_path):
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert results["best_params"]["model.units"] == 16
     assert results["trials"] == {"complete": 1, "pruned": 0, "failed": 1, "total": 2}
+
+
+# --- no selection on the test set -----------------------------------------------------------------------
+
+
+def on_the_test_set(tmp_path):
+    """A search's config as book 4.4's experiment has it: validation = the test split."""
+    validation = {"validation": {"source": "test"}}
+    return OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}, "objective": "val.loss", "task": validation})
+
+
+def test_a_search_validating_on_the_test_set_is_refused_before_any_trial(tmp_path, capsys):
+    sweeper = make_sweeper(tmp_path, {0: 0.3}, n_trials=1)
+    sweeper.config = on_the_test_set(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        sweeper.sweep([])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("dlbook: error: This search would select on the test set")
+    assert "objective=val.loss" in error and "hydra.sweeper.monitor=val_loss" in error
+    assert "hydra.sweeper.allow_test_selection=true" in error and error.count("\n") == 1  # one paragraph
+    assert sweeper.launcher.launches == [] and not (tmp_path / "optuna.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "arguments", "refused"),
+    [
+        ({"objective": "test.accuracy"}, [], True),  # the objective itself is a test score
+        ({"objective": "val.loss"}, ["task.validation.source=train,test"], True),  # searched onto the test set
+        ({"objective": "val.loss", "task": {"validation": {"source": "train"}}}, [], False),
+        ({"objective": "kfold.val_mae_mean"}, [], False),  # folds of the training data
+    ],
+)
+def test_every_objective_on_the_test_set_is_refused(tmp_path, config, arguments, refused):
+    sweeper = make_sweeper(tmp_path, {0: 0.3}, n_trials=1)
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}, **config})
+    if refused:
+        with pytest.raises(SystemExit):
+            sweeper.sweep(arguments)
+        assert sweeper.launcher.launches == []
+    else:
+        sweeper.sweep(arguments)
+        assert len(sweeper.launcher.launches) == 1
+
+
+def test_allow_test_selection_is_the_explicit_way_to_search_on_the_test_set(tmp_path):
+    sweeper = make_sweeper(tmp_path, {0: 0.3}, n_trials=1, allow_test_selection=True)
+    sweeper.config = on_the_test_set(tmp_path)
+    sweeper.sweep([])
+    assert load_study(tmp_path).best_value == 0.3
+
+
+def test_the_best_trials_test_score_is_reported_once_after_selection(tmp_path):
+    class WithRunDirs(StandInLauncher):
+        """Each job gets a run directory whose metrics.json holds a test score (the worst for the best trial)."""
+
+        def launch(self, job_overrides, initial_job_idx):
+            results = super().launch(job_overrides, initial_job_idx)
+            for offset, result in enumerate(results):
+                run_dir = tmp_path / str(initial_job_idx + offset)
+                run_dir.mkdir()
+                accuracy = 0.80 + 0.01 * (initial_job_idx + offset)
+                (run_dir / "metrics.json").write_text(f'{{"test": {{"accuracy": {accuracy}, "loss": 0.4}}}}')
+                result.hydra_cfg = OmegaConf.create({"hydra": {"runtime": {"output_dir": str(run_dir)}}})
+            return results
+
+    sweeper = make_sweeper(tmp_path, {}, n_trials=3)
+    sweeper.launcher = WithRunDirs({0: 0.5, 1: 0.2, 2: 0.4})
+    sweeper.sweep([])
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    # Chosen on the validation objective (trial 1), not on the test accuracy (trial 2 has the highest).
+    assert results["best_trial"] == 1
+    assert results["best_test"] == {"accuracy": pytest.approx(0.81), "loss": pytest.approx(0.4)}
+
+
+def test_the_documented_imdb_search_validates_on_held_out_training_reviews():
+    from dlbook.selection import selection_on_test
+
+    cfg = compose_train_config("experiment=imdb_original", "hparams_search=imdb_optuna")
+    assert OmegaConf.to_container(cfg.task.validation) == {"source": "train", "size": 10000, "take": "first"}
+    assert selection_on_test(cfg, cfg.hydra.sweeper.monitor) is None
+    # Book 4.4's own experiment validates on the test reviews: searching it as it is would be refused.
+    book = compose_train_config("experiment=imdb_original", "hparams_search=imdb_optuna", "task.validation.source=test")
+    assert selection_on_test(book, book.hydra.sweeper.monitor) is not None
+
+
+def test_dlbook_refuses_a_search_on_the_test_reviews_in_one_paragraph(tmp_path):
+    done = run_dlbook(
+        "train",
+        "-m",
+        "experiment=imdb_original",
+        "hparams_search=imdb_optuna",
+        "task.validation.source=test",
+        "task.validation.size=null",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "dlbook: error: This search would select on the test set" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list((tmp_path / "outputs").rglob("status.json"))  # no trial ran

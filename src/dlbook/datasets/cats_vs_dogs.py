@@ -26,6 +26,7 @@ from dlbook.datasets.image_folder import (
     list_split,
 )
 from dlbook.datasets.image_pipeline import make_image_pipeline
+from dlbook.datasets.limits import limit_examples
 from dlbook.errors import ConfigError, DatasetUnavailableError
 
 logger = logging.getLogger("dlbook")
@@ -119,6 +120,8 @@ def load(
             splits[split] = None
             continue
         paths, labels, names = list_split(folder, names)
+        # debug=fast: check and decode only the images a smoke run's few batches can use.
+        paths, labels = limit_examples(paths, labels, split)
         paths, labels = drop_bad_images(paths, labels, on_bad_image)
         targets = labels.astype(np.float32) if len(names) == 2 else labels.astype(np.int32)
         splits[split] = Examples(paths, targets)

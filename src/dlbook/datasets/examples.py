@@ -114,6 +114,8 @@ class DataSplits:
     ``make_pipeline`` (optional) replaces the default array pipeline: called as
     ``make_pipeline(examples, batch_size, shuffle=..., seed=..., training=...)`` it returns a batched
     ``tf.data.Dataset`` of ``(inputs, targets)``; ``training=True`` switches augmentation on.
+    ``differs_from_book`` says why the data is not the book's (a bundled sample, generated data, the user's
+    own arrays); a run on it is then "not comparable" with the book's number. None: the book's data.
     """
 
     train: Examples
@@ -124,3 +126,4 @@ class DataSplits:
     info: dict[str, Any] = field(default_factory=dict)
     validation: Examples | None = None
     make_pipeline: Callable[..., Any] | None = None
+    differs_from_book: str | None = None

@@ -95,6 +95,7 @@ def load(
         validation=examples_of("validation"),
         input_shape=(int(features["train"].shape[1]),),
         source=f"{base_config.get('_target_')} features ({cached}) of {data.source}",
+        differs_from_book=data.differs_from_book,
         info={
             "feature_cache": str(file) if cacheable else None,
             "cache_hit": hit,

@@ -61,6 +61,7 @@ def load(
         test=fixed_length(data.test),
         input_shape=(maxlen,),
         source=f"{data.source}, {details}",
+        differs_from_book=data.differs_from_book,
         info={"num_words": data.info["num_words"], "maxlen": maxlen},
     )
 

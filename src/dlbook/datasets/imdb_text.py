@@ -24,6 +24,7 @@ from dlbook.datasets.archives import UnsafeArchiveError, check_tar_member
 from dlbook.datasets.download import cache_path, fetch
 from dlbook.datasets.examples import DataSplits, Examples, RaggedSequences
 from dlbook.datasets.imdb_sequences import pad_sequences
+from dlbook.datasets.limits import current_limit, spread
 from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
 
 logger = logging.getLogger("dlbook")
@@ -62,8 +63,15 @@ def load(
     """
     _check_options(num_words, maxlen, training_samples, validation_samples, seed)
     root = _dataset_folder(path, origin=origin, file_hash=file_hash, cache_dir=cache_dir)
-    train_texts, train_labels = read_split(root, "train")
-    test_texts, test_labels = read_split(root, "test")
+    limit = current_limit()
+    if limit is not None:
+        # debug=fast: read and tokenize only the reviews a smoke run's few batches use (the vocabulary then
+        # comes from those reviews, not from all 25,000).
+        training_samples, validation_samples = min(training_samples, limit), min(validation_samples, limit)
+    train_texts, train_labels = read_split(
+        root, "train", None if limit is None else training_samples + validation_samples
+    )
+    test_texts, test_labels = read_split(root, "test", limit)
     if training_samples + validation_samples > len(train_texts):
         raise ConfigError(
             f"dataset.training_samples={training_samples} + dataset.validation_samples={validation_samples} is "
@@ -105,9 +113,12 @@ def _check_options(num_words: Any, maxlen: Any, training_samples: Any, validatio
             raise ConfigError(f"dataset.{key}={value} is not valid: an integer >= {minimum}")
 
 
-def read_split(root: Path, split: str) -> tuple[list[str], np.ndarray]:
-    """The texts of ``root/<split>/neg`` then ``root/<split>/pos`` (file names sorted), and their 0 / 1 labels."""
-    texts: list[str] = []
+def read_split(root: Path, split: str, count: int | None = None) -> tuple[list[str], np.ndarray]:
+    """The texts of ``root/<split>/neg`` then ``root/<split>/pos`` (file names sorted), and their 0 / 1 labels.
+
+    ``count``: read only that many reviews, evenly spread over the listing (the debug limits); None: all.
+    """
+    files: list[Path] = []
     labels: list[int] = []
     for folder_name, label in CLASSES:
         folder = root / split / folder_name
@@ -119,11 +130,14 @@ def read_split(root: Path, split: str) -> tuple[list[str], np.ndarray]:
         names = sorted(entry.name for entry in os.scandir(folder) if entry.name.endswith(".txt") and entry.is_file())
         if not names:
             raise DatasetFormatError(f"{folder} holds no .txt reviews; the aclImdb folder is incomplete")
-        for name in names:
-            with open(folder / name, encoding="utf-8") as stream:
-                texts.append(stream.read())
+        files.extend(folder / name for name in names)
         labels.extend([label] * len(names))
-    return texts, np.array(labels, dtype=np.int64)
+    files, chosen_labels = spread(files, np.array(labels, dtype=np.int64), count, split)
+    texts = []
+    for file in files:
+        with open(file, encoding="utf-8") as stream:
+            texts.append(stream.read())
+    return texts, chosen_labels
 
 
 def tokenize(

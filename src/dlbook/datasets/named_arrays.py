@@ -89,6 +89,7 @@ def load(
         validation=validation,
         input_shape={name: tuple(arrays[f"train/{name}"].shape[1:]) for name in inputs},
         source=f"named arrays from {file}",
+        differs_from_book=f"your own arrays ({file}), not the book's data",
         info={"inputs": inputs, "outputs": outputs},
     )
 

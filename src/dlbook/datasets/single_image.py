@@ -72,6 +72,17 @@ def load(images: Mapping[str, str | None], bundled: Mapping[str, str] | None = N
     first = next(iter(arrays.values()))
     # One example (the first photo) per split: the tasks use info["images"], not these rows.
     split = Examples(first[None], np.zeros(1, dtype=np.float32))
+    own = [key for key, path in images.items() if path is not None]
     return DataSplits(
-        train=split, test=split, input_shape=first.shape, source="; ".join(sources), info={"images": arrays}
+        train=split,
+        test=split,
+        input_shape=first.shape,
+        source="; ".join(sources),
+        info={"images": arrays},
+        # The book's numbers come from its own photos, which dlbook does not ship: a bundled photo (or any
+        # other) gives a different loss, so such a run is never compared with the book's number.
+        differs_from_book=(
+            f"{'your own photos' if own else 'scikit-image bundled photos'}, not the book's (its numbers "
+            "depend on the photo)"
+        ),
     )

@@ -63,6 +63,10 @@ class DlbookOptunaSweeperConf:
     #   a plain value                    fixed for every trial
     # Sweeps given on the command line (model.units=4,16 after -m) are searched as choices too.
     params: dict[str, str] | None = None
+    # A search must not select on the test set: when the objective or the monitor is computed on it (an
+    # objective test.*, or val.* / val_* with task.validation.source=test), the search is refused before its
+    # first trial. true: select on the test set anyway, knowingly (an illustration; its numbers are not results).
+    allow_test_selection: bool = False
 
 
 ConfigStore.instance().store(

@@ -13,7 +13,9 @@ overrides are its sampled parameters, the command line's other overrides and ``t
 launcher runs the batch, with job folder = trial number (a continued study never reuses a folder). Each
 job's return value (dlbook.train.train's objective) is told to the study; a job that failed or returned
 no number is FAIL, one that raised optuna.TrialPruned is PRUNED. At the end the best trial is logged and
-written to ``<sweep dir>/optimization_results.yaml``.
+written to ``<sweep dir>/optimization_results.yaml``, with its test score (``best_test``), read once, after
+the selection. A search whose objective or pruning monitor is computed on the test set is refused before
+its first trial (dlbook.selection), unless ``allow_test_selection`` is set.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import math
 import numbers
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlbook.errors import ConfigError
 from dlbook.pruning import absolute_storage_url, find_pruned, make_pruner, open_storage
+from dlbook.selection import selection_on_test
 from hydra_plugins.dlbook_launcher.sweeper import consecutive_runs
 from hydra_plugins.dlbook_optuna.search_space import SearchSpace, parse_search_space
 
@@ -59,6 +63,7 @@ class DlbookOptunaSweeper(Sweeper):
         storage: str | None,
         study_name: str,
         params: DictConfig | None,
+        allow_test_selection: bool = False,
     ) -> None:
         super().__init__()
         self.direction = direction
@@ -70,6 +75,7 @@ class DlbookOptunaSweeper(Sweeper):
         self.storage = storage
         self.study_name = study_name
         self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else dict(params or {})
+        self.allow_test_selection = allow_test_selection
         self.hydra_context: HydraContext | None = None
         self.config: DictConfig | None = None
         self.launcher: Launcher | None = None
@@ -95,6 +101,7 @@ class DlbookOptunaSweeper(Sweeper):
                 "hydra.sweeper.params has nothing to search: give at least one parameter as choice(...), "
                 "range(...) or interval(...), e.g. model.units: choice(16,32,64)."
             )
+        self._refuse_selection_on_test(space)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -135,6 +142,19 @@ class DlbookOptunaSweeper(Sweeper):
                 f"hydra.sweeper.sampler.name={self.sampler_settings.name} is not valid: tpe (Bayesian) or random."
             )
         make_pruner(self.pruner_settings)  # the jobs build it; a mistake should stop the search before any trial
+
+    def _refuse_selection_on_test(self, space: SearchSpace) -> None:
+        """End the search before any trial (one paragraph, exit status 2) if it would select on the test set."""
+        if self.allow_test_selection is True:
+            return
+        key = "task.validation.source"
+        searched = [line.split("=", 1)[1] for line in space.fixed if line.startswith(f"{key}=")]
+        if key in space.distributions:
+            searched += [str(choice) for choice in space.distributions[key].choices]
+        problem = selection_on_test(self.config, self.monitor, searched)
+        if problem:
+            print(f"dlbook: error: {problem}", file=sys.stderr, flush=True)
+            raise SystemExit(2)
 
     def _open_study(self):
         """The study in ``storage``: created, or loaded to continue it (then ``n_trials`` more trials)."""
@@ -249,6 +269,7 @@ class DlbookOptunaSweeper(Sweeper):
                 best_params=dict(best.params),
                 best_overrides=best.user_attrs.get("overrides"),
                 best_run_dir=best.user_attrs.get("run_dir"),
+                best_test=_test_metrics(best.user_attrs.get("run_dir")),
             )
             log.info(
                 "Best trial %d: %s with %s (%s)",
@@ -257,6 +278,13 @@ class DlbookOptunaSweeper(Sweeper):
                 " ".join(f"{name}={value}" for name, value in best.params.items()),
                 best.user_attrs.get("run_dir", "run directory unknown"),
             )
+            if results["best_test"]:
+                # Read once, after the selection: no trial was chosen or pruned on these numbers.
+                log.info(
+                    "Best trial %d on the test set (reported once, after selection): %s",
+                    best.number,
+                    ", ".join(f"test.{name} {value:.6g}" for name, value in results["best_test"].items()),
+                )
         else:
             results.update(best_trial=None, best_value=None, best_params=None)
             log.warning("No trial of study %r completed: no best parameters", study.study_name)
@@ -270,6 +298,22 @@ class DlbookOptunaSweeper(Sweeper):
             counts["failed"],
             sweep_dir / RESULTS_FILE,
         )
+
+
+def _test_metrics(run_dir: str | None) -> dict[str, float] | None:
+    """The ``test`` block of a run's metrics.json (numbers only), or None when the run has none."""
+    if not run_dir:
+        return None
+    from dlbook.runs import METRICS_FILE, read_json
+
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return None
+    test = read_json(path).get("test")
+    if not isinstance(test, dict):
+        return None
+    numbers_only = {str(name): float(value) for name, value in test.items() if _is_objective(value)}
+    return numbers_only or None
 
 
 def _is_objective(value: Any) -> bool:
