@@ -6,7 +6,6 @@ turn such mistakes into one clear paragraph instead of an error deep inside Kera
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from dlbook.callbacks import PROGRESS_MODES
 from dlbook.errors import ConfigError
 from dlbook.runs import MODEL_FILE, STATUS_FILE
+from dlbook.runs_table import TAG_PATTERN
 
 # A run's composed config, written by Hydra into the run directory.
 RUN_CONFIG = ".hydra/config.yaml"
-# One tag (tags=[...]): what `dlbook runs tag=<tag>` matches.
-TAG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}")
 
 
 def _is_int(value: Any) -> bool:
