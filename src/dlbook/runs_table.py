@@ -244,8 +244,12 @@ def _verdict_cells(run: Run) -> list[str]:
     return [str(verdict.get("metric") or ""), _format(value) if value is not None else "", ok]
 
 
-def runs_table(runs: list[Run], sort: str = "date") -> str:
-    """The table `dlbook runs` prints (a column with the sort metric when sorting by one)."""
+def runs_table(runs: list[Run], sort: str = "date", folder: Path | None = None) -> str:
+    """The table `dlbook runs` prints (a column with the sort metric when sorting by one).
+
+    ``folder``: where the runs were found; their paths are shown from there as the user gave it.
+    """
+    shown_folder = Path(display_path(folder)) if folder is not None else None
     # One run: all its overrides; several: those that differ between them (as a sweep summary's columns).
     varying = varying_keys(runs) if len(runs) > 1 else list(runs[0].overrides) if runs else []
     by_metric = sort not in ORDERS
@@ -259,9 +263,18 @@ def runs_table(runs: list[Run], sort: str = "date") -> str:
         if by_metric:
             value = lookup(run.metrics, sort)
             row.append("" if value is None else _format(value))
-        row += [overrides, ",".join(run.tags), run.backend, display_path(run.path)]
+        row += [overrides, ",".join(run.tags), run.backend, _shown_path(run.path, folder, shown_folder)]
         rows.append(row)
     return table(rows, header)
+
+
+def _shown_path(path: Path, folder: Path | None, shown_folder: Path | None) -> str:
+    if folder is not None and shown_folder is not None:
+        try:
+            return str(shown_folder / path.relative_to(folder))
+        except ValueError:
+            pass
+    return display_path(path)
 
 
 def list_runs(arguments: list[str]) -> str:
@@ -280,7 +293,7 @@ def list_runs(arguments: list[str]) -> str:
         )
     total = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
     shown = f"{len(chosen)} of {total}" if len(chosen) != len(runs) else total
-    return f"{shown} under {display_path(query.folder)}:\n\n{runs_table(chosen, query.sort)}"
+    return f"{shown} under {display_path(query.folder)}:\n\n{runs_table(chosen, query.sort, query.folder)}"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -56,7 +56,6 @@ import yaml
 from dlbook.errors import DlbookError
 from dlbook.reference import lookup
 from dlbook.runs import display_path
-from dlbook.tasks.summaries import lower_is_better as metric_lower_is_better
 
 log = logging.getLogger("dlbook")
 
@@ -211,12 +210,18 @@ def sweep_name(sweep_dir: Path) -> str:
 
 def lower_is_better(metric: str) -> bool:
     """True for metric names that look like a loss or an error (``val.loss``, ``kfold.val_mae_mean``)."""
+    from dlbook.tasks.summaries import lower_is_better as metric_lower_is_better  # imports NumPy: only when asked
+
     return metric_lower_is_better(metric.rsplit(".", 1)[-1].lower())
+
+
+# libyaml's parser where PyYAML has it (the wheels do): `dlbook runs` reads a YAML file per run.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (OSError, yaml.YAMLError):
         return None
 
