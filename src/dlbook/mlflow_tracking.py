@@ -55,9 +55,13 @@ INSTALL_HINT = (
 
 
 def mlflow_installed() -> bool:
+    """True when the mlflow package can be imported here."""
     import importlib.util
 
-    return importlib.util.find_spec("mlflow") is not None
+    try:
+        return importlib.util.find_spec("mlflow") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def local_store(output_dir: str | Path) -> tuple[str, str]:
