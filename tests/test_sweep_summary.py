@@ -310,7 +310,7 @@ def test_a_real_sweep_leaves_its_summary_and_summarize_rebuilds_it(tmp_path):
     (sweep,) = (tmp_path / "outputs" / "multirun" / "boston_housing").iterdir()
     rows = read_csv(sweep / "summary.csv")
     assert sorted(row["seed"] for row in rows) == ["1", "2"]
-    assert list(rows[0]) == ["job", "seed", "test.mae", "status", "error", "best", "command"]
+    assert list(rows[0]) == ["job", "backend", "seed", "test.mae", "epoch s", "status", "error", "best", "command"]
     assert {row["status"] for row in rows} == {"completed"}
     # The command a user types to repeat the job, not the launcher's worker command line.
     commands = sorted(row["command"] for row in rows)
