@@ -56,6 +56,7 @@ import yaml
 from dlbook.errors import DlbookError
 from dlbook.reference import lookup
 from dlbook.runs import display_path
+from dlbook.tasks.summaries import lower_is_better as metric_lower_is_better
 
 log = logging.getLogger("dlbook")
 
@@ -210,8 +211,6 @@ def sweep_name(sweep_dir: Path) -> str:
 
 def lower_is_better(metric: str) -> bool:
     """True for metric names that look like a loss or an error (``val.loss``, ``kfold.val_mae_mean``)."""
-    from dlbook.tasks.summaries import lower_is_better as metric_lower_is_better  # imports NumPy: only when asked
-
     return metric_lower_is_better(metric.rsplit(".", 1)[-1].lower())
 
 
