@@ -47,6 +47,19 @@ USAGE = (
 )
 # One tag (tags=[...] of a run): short, readable in a table column, usable as an MLflow tag key.
 TAG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}")
+HELP = """\
+Every run under a folder (default: outputs) in one table, newest first: date, experiment, status, the
+reference metric with its value and the book's verdict, the overrides that differ, tags, backend and
+device, run directory. Reads the runs' files only (no TensorFlow).
+
+  folder              where to look (single runs and sweep jobs alike)
+  experiment=<name>   a name or a pattern: experiment=imdb, experiment='imdb*'
+  status=<status>     completed, failed, pruned, interrupted, running
+  tag=<tag>           runs started with that tag (tags=[...]); repeat it to need several
+  sort=<key>          date (default), experiment, status, or a metric: sort=test.accuracy (best first)
+  limit=<n>           at most n rows
+
+  dlbook runs diff <run a> <run b>    the two runs' config differences and metrics side by side"""
 FILTERS = ("experiment", "status", "tag", "sort", "limit")
 ORDERS = ("date", "experiment", "status")
 # Folders of an outputs folder that hold no runs (MLflow's local store keeps copies of status.json).
@@ -376,7 +389,7 @@ def runs_command(arguments: list[str]) -> int:
     import sys
 
     if arguments and arguments[0] in ("-h", "--help"):
-        print(f"{USAGE}\n\n{__doc__.split(chr(10) + chr(10))[1]}")
+        print(f"{USAGE}\n\n{HELP}")
         return 0
     try:
         if arguments and arguments[0] == "diff":
