@@ -45,6 +45,7 @@ bench: $(STAMP) ## Benchmarks (minutes): writes bench/results/*.json and bench/r
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/backends.py
+	$(BIN)/python bench/runs_table.py
 	$(BIN)/python bench/report.py
 
 lint: $(STAMP) ## Check style with ruff

@@ -248,6 +248,14 @@ def summary_rows(results: dict[str, dict]) -> list[list[str]]:
             first_step_tensorflow,
             first_step / first_step_tensorflow if first_step and first_step_tensorflow else None,
         )
+    imported = _get(results, "runs_table", "imports_tensorflow_or_keras")
+    add(
+        f"`dlbook runs` on {_get(results, 'runs_table', 'run_folders')} run folders, s (peer: `dlbook --help`)",
+        _get(results, "runs_table", "runs_all_seconds"),
+        _get(results, "runs_table", "help_seconds"),
+        None,
+        "< 1 s; no TensorFlow or Keras import: " + ("yes" if imported == "neither" else f"NO ({imported})"),
+    )
     parallel = _get(results, "sweep_throughput", "parallel_seconds")
     basic = _get(results, "sweep_throughput", "basic_seconds")
     add(

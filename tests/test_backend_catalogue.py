@@ -47,7 +47,13 @@ def _families(folder):
     """(experiments, overrides) of each sweep: the data family's files are made in ``folder``."""
     return {
         "bundled": (["mnist_dense", "mnist_convnet", "boston_housing"], ["++dataset.source=bundled"]),
-        "imdb": (IMDB_NPZ, [f"dataset.path={write_imdb_npz(folder / 'imdb.npz', n_train=300, n_test=60)}"]),
+        "imdb": (
+            IMDB_NPZ,
+            [
+                f"dataset.path={write_imdb_npz(folder / 'imdb.npz', n_train=300, n_test=60)}",
+                "++task.validation.size=0.2",
+            ],
+        ),
         "reuters": (["reuters"], [f"dataset.path={write_reuters_npz(folder / 'reuters.npz', n=600)}"]),
         "jena": (JENA, [f"dataset.path={write_jena_csv(folder / 'jena.csv', rows=12_000)}", *SMALL_JENA]),
         "chapter_7": (CHAPTER_7, ["++dataset.train_samples=200", "++dataset.test_samples=40"]),

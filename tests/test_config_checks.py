@@ -50,6 +50,11 @@ def test_a_valid_config_passes():
         ("task.validation.size", "10%", "task.validation.size='10%' is not valid"),
         ("task.folds", 1, "task.folds=1 is not valid: expected an integer >= 2"),
         ("task.folds", 2.0, "task.folds=2.0 is not valid"),
+        ("tags", "baseline", "tags='baseline' is not valid: expected a list of distinct short labels"),
+        ("tags", ["two words"], "tags=['two words'] is not valid: expected a list of distinct short labels"),
+        ("tags", ["x" * 33], "is not valid: expected a list of distinct short labels, each 1 to 32"),
+        ("tags", ["a", "a"], "tags=['a', 'a'] is not valid"),
+        ("tags", [1], "tags=[1] is not valid"),
     ],
 )
 def test_invalid_values_name_key_value_and_what_is_valid(key, value, expected):

@@ -285,14 +285,36 @@ def test_the_callback_is_registered_for_every_multirun():
     assert cfg.hydra.callbacks.sweep_summary._target_ == "dlbook.sweep_summary.SweepSummaryCallback"
 
 
+def test_tags_and_the_command_that_repeats_each_job(tmp_path):
+    sweep = make_sweep(tmp_path)
+    for number, seed in enumerate((0, 1)):
+        job = make_job(sweep, number, ["experiment=imdb", f"seed={seed}", "tags=[lr-study]"], metrics={"test": {}})
+        status = json.loads((job / "status.json").read_text())
+        (job / "status.json").write_text(json.dumps({**status, "tags": ["lr-study", "baseline"][: number + 1]}))
+        command = f"dlbook train experiment=imdb seed={seed} 'tags=[lr-study]'"
+        (job / "provenance.json").write_text(json.dumps({"command": command, "argv": ["worker.py", "job.pkl"]}))
+    summary = summarize(sweep)
+    rows = read_csv(sweep / "summary.csv")
+    assert list(rows[0]) == ["job", "seed", "tags", "test.accuracy", "status", "error", "best", "command"]
+    assert [row["tags"] for row in rows] == ["lr-study", "lr-study,baseline"]
+    assert rows[1]["command"] == "dlbook train experiment=imdb seed=1 'tags=[lr-study]'"
+    markdown = (sweep / "summary.md").read_text()
+    assert "| job | seed | tags | test.accuracy | status | error | best |" in markdown
+    assert "- 1: `dlbook train experiment=imdb seed=1 'tags=[lr-study]'`" in markdown
+    assert summary.shows_commands
+
+
 def test_a_real_sweep_leaves_its_summary_and_summarize_rebuilds_it(tmp_path):
     result = run_dlbook("train", "-m", "debug=fast", "seed=1,2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = (tmp_path / "outputs" / "multirun" / "boston_housing").iterdir()
     rows = read_csv(sweep / "summary.csv")
     assert sorted(row["seed"] for row in rows) == ["1", "2"]
-    assert list(rows[0]) == ["job", "seed", "test.mae", "status", "error", "best"]
+    assert list(rows[0]) == ["job", "backend", "seed", "test.mae", "epoch s", "status", "error", "best", "command"]
     assert {row["status"] for row in rows} == {"completed"}
+    # The command a user types to repeat the job, not the launcher's worker command line.
+    commands = sorted(row["command"] for row in rows)
+    assert commands == ["dlbook train debug=fast seed=1", "dlbook train debug=fast seed=2"]
     assert (sweep / "summary.md").read_text().startswith(f"Sweep boston_housing/{sweep.name}: objective test.mae")
     assert "Sweep summary (summary.csv, summary.md, val_loss.png) in outputs/multirun/boston_housing" in result.stdout
     (sweep / "summary.csv").unlink()

@@ -20,6 +20,7 @@ COMMANDS = {
     "generate": "write text with a trained text-generation run (book 8.1): generate run=<run dir> [temperature=0.5]",
     "reproduce": "run catalogue experiments, write reproduction.md: reproduce [experiments=[imdb]] [quick=true]",
     "summarize": "rebuild a sweep's summary.csv, summary.md and val_loss.png: summarize <sweep dir>",
+    "runs": "every run in one table: runs [outputs] [experiment=imdb] [status=failed] [tag=x] [sort=test.accuracy]",
 }
 
 
@@ -52,6 +53,8 @@ def overview() -> str:
         "  dlbook visualize run=outputs/cats_vs_dogs_augmented/<timestamp> method=activations",
         "  dlbook generate run=outputs/text_generation/<timestamp> temperature=0.5",
         "  dlbook summarize outputs/multirun/imdb_overfitting/<timestamp>   # a sweep's table and val_loss.png",
+        "  dlbook runs experiment=imdb sort=test.accuracy limit=10       # every run in one table",
+        "  dlbook runs diff outputs/imdb/<timestamp a> outputs/imdb/<timestamp b>",
     ]
     return "\n".join(lines)
 
@@ -163,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if command == "summarize":
         return summarize_command(rest)
+    if command == "runs":
+        from dlbook.runs_table import runs_command
+
+        return runs_command(rest)
     if command in ("evaluate", "generate", "visualize", "ensemble"):
         problem = _check_ensemble_arguments(rest) if command == "ensemble" else _check_run_argument(command, rest)
         if problem:

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from dlbook.callbacks import PROGRESS_MODES
 from dlbook.errors import ConfigError
 from dlbook.runs import MODEL_FILE, STATUS_FILE
+from dlbook.runs_table import TAG_PATTERN
 
 # A run's composed config, written by Hydra into the run directory.
 RUN_CONFIG = ".hydra/config.yaml"
@@ -40,6 +41,15 @@ def _named_strings(value: Any) -> bool:
     return isinstance(value, dict) and bool(value) and all(isinstance(item, str) for item in value.values())
 
 
+def _tags(value: Any) -> bool:
+    # Short labels that read well in a table column and as MLflow tag keys; no duplicates.
+    return (
+        isinstance(value, (list, ListConfig))
+        and all(isinstance(tag, str) and TAG_PATTERN.fullmatch(tag) for tag in value)
+        and len(set(value)) == len(value)
+    )
+
+
 def _positive_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
@@ -55,6 +65,11 @@ def _folds(value: Any) -> bool:
 
 # key -> (test, what a valid value is, an example)
 CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "tags": (
+        _tags,
+        "a list of distinct short labels, each 1 to 32 letters, digits or - _ . : (starting with a letter or digit)",
+        "tags=[baseline,lr-study]",
+    ),
     "seed": (_is_int, "an integer", "seed=0"),
     "deterministic": (lambda v: isinstance(v, bool), "true or false", "deterministic=true"),
     "trainer.epochs": (_positive_int, "a positive integer (epochs of the main fit)", "trainer.epochs=20"),

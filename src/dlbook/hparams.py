@@ -4,7 +4,7 @@ After a run completes, ``<run dir>/tensorboard/`` (the root, beside the per-fit 
 keras.callbacks.TensorBoard writes) gets one HParams session:
 
 - hyperparameters: the job's command-line overrides (``model.units=32``, ``optimizer=adam``, ...;
-  ``hydra.*`` left out), plus ``experiment`` (the run's name) and ``seed``;
+  ``hydra.*`` left out), plus ``experiment`` (the run's name), ``seed`` and ``tags`` (comma-joined);
 - metrics: every number of metrics.json, flattened (``test.accuracy``, ``val.loss``, ``kfold.val_mae_mean``,
   ``reference.reproduced`` as 1/0; a "not comparable" verdict is text and left out, ``reference.in_band``
   still says where the number fell), as scalars tagged ``final/<key>`` in the same folder.
@@ -53,6 +53,8 @@ def run_hyperparameters(cfg: DictConfig, overrides: list[str]) -> dict[str, bool
     hyperparameters = parse_overrides(overrides)
     hyperparameters["experiment"] = str(cfg.name)
     hyperparameters["seed"] = int(cfg.seed)
+    if cfg.get("tags"):
+        hyperparameters["tags"] = ",".join(str(tag) for tag in cfg.tags)
     return hyperparameters
 
 

@@ -129,7 +129,7 @@ class RunDirectory:
         status_file = self.file(STATUS_FILE)
         if status_file.exists():
             earlier = read_json(status_file)
-            status.update({key: earlier[key] for key in ("first_started", "resumed") if key in earlier})
+            status.update({key: earlier[key] for key in ("first_started", "resumed", "tags") if key in earlier})
         write_json(status_file, status)
 
     def fail(self, experiment: str, error: BaseException) -> None:

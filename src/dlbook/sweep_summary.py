@@ -8,8 +8,10 @@ and writes:
 - ``summary.csv`` and ``summary.md``: one row per job folder, with the job, the overrides whose values
   differ between jobs, the objective, the median epoch time (``epoch s``, from history.csv) and the
   Keras backend with its version (from provenance.json) where the jobs recorded them, the status and
-  the error type of a failure; best first. The best completed run is marked. summary.md starts with a
-  line naming the sweep, the objective, the direction and how many jobs ended in each status.
+  the error type of a failure; best first. The best completed run is marked. A ``tags`` column shows
+  the jobs' tags (``tags=[...]``) where they have any, and summary.csv's ``command`` column the plain
+  command that repeats each job (provenance.json). summary.md starts with a line naming the sweep, the
+  objective, the direction and how many jobs ended in each status, and lists those commands below the table.
 - ``val_loss.png``: the validation loss per epoch of every job on one figure, one line per job labelled
   by its varying overrides (the book's figures 4.4 to 4.9 compare models this way). Each job's curve is
   its first fit that has a ``val_loss`` (k-fold: the first fold). No figure when no job has one.
@@ -88,6 +90,8 @@ class Job:
     curve: tuple[list[int], list[float]] | None = None
     backend: str | None = None
     epoch_seconds: float | None = None
+    tags: list[str] = field(default_factory=list)
+    command: str | None = None
     best: bool = False
     label: str = ""
 
@@ -140,32 +144,45 @@ class SweepSummary:
     def shows_epoch_seconds(self) -> bool:
         return any(job.epoch_seconds is not None for job in self.jobs)
 
-    def columns(self) -> list[str]:
+    @property
+    def shows_tags(self) -> bool:
+        return any(job.tags for job in self.jobs)
+
+    @property
+    def shows_commands(self) -> bool:
+        return any(job.command for job in self.jobs)
+
+    def columns(self, commands: bool = False) -> list[str]:
+        """The table's header; ``commands`` adds the rerun command column (summary.csv)."""
         objective = ["objective", "metric"] if self.mixed_objectives else [self.objective or "objective"]
         backend = ["backend"] if self.shows_backend else []
+        tags = ["tags"] if self.shows_tags else []
         seconds = [EPOCH_SECONDS] if self.shows_epoch_seconds else []
-        return ["job", *backend, *self.varying, *objective, *seconds, "status", "error", "best"]
+        command = ["command"] if commands and self.shows_commands else []
+        return ["job", *backend, *self.varying, *tags, *objective, *seconds, "status", "error", "best", *command]
 
-    def rows(self) -> list[list[str]]:
+    def rows(self, commands: bool = False) -> list[list[str]]:
         """The table's cells (the objective with full precision; ``markdown`` rounds it)."""
         return [
             [
                 job.name,
                 *([job.backend or ""] if self.shows_backend else []),
                 *[job.overrides.get(key, "") for key in self.varying],
+                *([",".join(job.tags)] if self.shows_tags else []),
                 "" if job.value is None else repr(job.value),
                 *([job.objective or ""] if self.mixed_objectives else []),
                 *([_seconds_cell(job.epoch_seconds)] if self.shows_epoch_seconds else []),
                 job.status,
                 job.error_type or "",
                 "yes" if job.best else "",
+                *([job.command or ""] if commands and self.shows_commands else []),
             ]
             for job in self.jobs
         ]
 
     def markdown(self) -> str:
         """summary.md: the headline, then the table."""
-        objective_column = 1 + int(self.shows_backend) + len(self.varying)
+        objective_column = 1 + int(self.shows_backend) + len(self.varying) + int(self.shows_tags)
 
         def cell(text: str, column: int) -> str:
             if column == objective_column and text:
@@ -176,6 +193,9 @@ class SweepSummary:
         lines.append("|" + "---|" * len(self.columns()))
         for row in self.rows():
             lines.append("| " + " | ".join(cell(text, column) for column, text in enumerate(row)) + " |")
+        if self.shows_commands:
+            lines += ["", "Each job again, as a single run:", ""]
+            lines += [f"- {job.name}: `{job.command}`" for job in self.jobs if job.command]
         return "\n".join(lines) + "\n"
 
 
@@ -194,9 +214,13 @@ def lower_is_better(metric: str) -> bool:
     return metric_lower_is_better(metric.rsplit(".", 1)[-1].lower())
 
 
+# libyaml's parser where PyYAML has it (the wheels do): `dlbook runs` reads a YAML file per run.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (OSError, yaml.YAMLError):
         return None
 
@@ -326,6 +350,20 @@ def job_backend(path: Path) -> str | None:
     return " ".join(str(part) for part in (backend["name"], backend.get("version")) if part)
 
 
+def job_command(path: Path) -> str | None:
+    """The plain command that repeats the job (provenance.json's ``command``); None for runs that lack it."""
+    provenance = _read_json(path / "provenance.json")
+    command = provenance.get("command") if isinstance(provenance, dict) else None
+    return command if isinstance(command, str) else None  # older runs kept the process's argv list there
+
+
+def job_tags(path: Path) -> list[str]:
+    """The job's tags (``tags=[...]``) from its status.json."""
+    status = _read_json(path / "status.json")
+    tags = status.get("tags") if isinstance(status, dict) else None
+    return [str(tag) for tag in tags] if isinstance(tags, list) else []
+
+
 def median_epoch_seconds(path: Path) -> float | None:
     """The median epoch time in the job's history.csv (each fit's first epoch left out where it has more)."""
     try:
@@ -377,6 +415,8 @@ def read_job(path: Path, sweep_finished: bool) -> Job:
         curve=validation_curve(path),
         backend=job_backend(path),
         epoch_seconds=median_epoch_seconds(path),
+        tags=job_tags(path),
+        command=job_command(path),
     )
 
 
@@ -386,7 +426,8 @@ def varying_keys(jobs: list[Job]) -> list[str]:
     for job in jobs:
         keys.extend(key for key in job.overrides if key not in keys)
     # resume=<sweep dir> marks the jobs a resumed sweep ran again; it says nothing about what they are.
-    return [key for key in keys if key != "resume" and len({job.overrides.get(key) for job in jobs}) > 1]
+    # Tags have their own column.
+    return [key for key in keys if key not in ("resume", "tags") and len({job.overrides.get(key) for job in jobs}) > 1]
 
 
 def plot_validation_losses(jobs: list[Job], path: Path, title: str) -> Path | None:
@@ -464,8 +505,8 @@ def summarize(sweep_dir: str | Path, sweep_finished: bool = False) -> SweepSumma
     summary = SweepSummary(sweep_dir, objective, direction, source, varying, jobs)
     with open(sweep_dir / SUMMARY_CSV, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        writer.writerow(summary.columns())
-        writer.writerows(summary.rows())
+        writer.writerow(summary.columns(commands=True))
+        writer.writerows(summary.rows(commands=True))
     (sweep_dir / SUMMARY_MD).write_text(summary.markdown(), encoding="utf-8")
     figure_jobs = sorted(jobs, key=lambda job: order[job.name])  # job order: the same colour for a job every time
     summary.figure = plot_validation_losses(

@@ -14,11 +14,12 @@ from dlbook.config_checks import check_config
 from dlbook.datasets.limits import example_limit, limited_to
 from dlbook.errors import DlbookError, exit_for_user_error, find_user_error
 from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, interrupt_signal
-from dlbook.hparams import write_run_hparams
+from dlbook.loggers import check_loggers, end_loggers, finish_loggers, start_loggers
 from dlbook.plots import plot_curves
 from dlbook.pruning import find_pruned
 from dlbook.reference import judge, lookup, not_comparable_reason
 from dlbook.report import run_report
+from dlbook.run_record import record_tags, rerun_provenance, run_tags
 from dlbook.runs import MODEL_FILE, RunDirectory, display_path
 
 log = logging.getLogger("dlbook")
@@ -44,6 +45,8 @@ def _train(cfg: DictConfig) -> float | None:
         raise
     try:
         check_config(cfg)
+        check_loggers(cfg)
+        record_tags(run.path, run_tags(cfg))
         backend = select_backend(cfg.backend)  # before anything imports Keras
         check_backend_support(cfg, backend)
         adapt_to_backend(cfg, backend)
@@ -54,7 +57,11 @@ def _train(cfg: DictConfig) -> float | None:
         prepare_backend(cfg.seed, cfg.deterministic)
         strategy = make_strategy(cfg)  # one per run; Trainer builds every model in its scope
         backend_used = backend_description()
-        run.write_provenance({"experiment": cfg.name, "backend": backend_used, "strategy": describe_strategy(strategy)})
+        run.write_provenance(
+            {"experiment": cfg.name, "backend": backend_used, "strategy": describe_strategy(strategy)}
+            | rerun_provenance()  # the plain command that repeats the run
+        )
+        start_loggers(cfg, run.path, backend_used)  # MLflow's run, when chosen
         with limited_to(example_limit(cfg.trainer)):  # debug=fast: the loader pre-computes only what it uses
             data = instantiate(cfg.dataset)
         log.info(
@@ -84,8 +91,9 @@ def _train(cfg: DictConfig) -> float | None:
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
         run.complete(cfg.name, metrics)
-        write_run_hparams(cfg, run.path, metrics)  # TensorBoard HParams; a failure there only logs a warning
+        finish_loggers(cfg, run.path, metrics)  # TensorBoard HParams, MLflow; a failure there only logs a warning
     except BaseException as error:
+        end_loggers(error)
         pruned = find_pruned(error)
         if pruned is not None:  # the Optuna sweeper stopped this trial early: not a failure
             run.prune(cfg.name, getattr(pruned, "epoch", None), str(pruned))

@@ -23,6 +23,7 @@ from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
 from dlbook.faults import nan_guard
 from dlbook.kernels import log_kernels
+from dlbook.loggers import logger_callbacks
 from dlbook.phases import apply_trainable, phase_settings
 from dlbook.pruning import pruning_callbacks
 from dlbook.resume import FitBackup
@@ -168,6 +169,7 @@ class Trainer:
             fault_callbacks += backup.callbacks(timer, resumed_rows)
         callbacks = [timer, *fault_callbacks, *build_callbacks(self.cfg.callbacks, phase)]
         callbacks += pruning_callbacks(self.cfg, len(self.history_rows))  # steps go on over the run's fits
+        callbacks += logger_callbacks(phase)  # MLflow's per-epoch metrics, when chosen
         for callback in callbacks:
             # Callbacks that look at validation data (the book's ActivationLogger) get this fit's pipeline;
             # those that label things with the dataset's vocabulary (the embedding projector) get the data.

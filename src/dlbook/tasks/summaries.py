@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 # Metrics where smaller is better; every other metric (accuracy, auc, ...) is maximised.
 _LOWER_IS_BETTER = ("loss", "mae", "mse", "error", "crossentropy", "hinge", "mape", "msle")
 
@@ -19,6 +17,8 @@ def best_validation(history: dict[str, Sequence[float]]) -> dict[str, float]:
 
     ``{"val_loss": [...], "val_accuracy": [...]}`` -> ``{"loss": .., "loss_epoch": .., "accuracy": .., ...}``
     """
+    import numpy as np  # here, not at the top: `dlbook runs` and `summarize` use lower_is_better alone
+
     best: dict[str, float] = {}
     for key, values in history.items():
         if not key.startswith("val_") or not len(values):
@@ -43,6 +43,8 @@ def final_values(history: dict[str, Sequence[float]], validation: bool) -> dict[
 
 def mean_history(histories: Sequence[dict[str, Sequence[float]]]) -> dict[str, list[float]]:
     """The per-epoch mean over several fits' histories (the book's averaged k-fold curve)."""
+    import numpy as np
+
     keys = set.intersection(*(set(history) for history in histories))
     return {
         key: np.mean([np.asarray(history[key], dtype=float) for history in histories], axis=0).tolist()
