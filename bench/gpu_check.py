@@ -13,9 +13,9 @@ it measures; any failed check is listed in the report and makes the exit status 
 ``--dry-run`` checks the plumbing on a machine without GPU: the same code paths on CPU workers, fewer
 runs, tiny steps; the figures are then CPU figures and say so.
 
-``--backend`` picks the Keras backend (tensorflow, the default; jax or torch need dlbook's ``backend=`` run
-key). Exit status: 0 all checks passed, 1 a check failed, 3 the check could not run here (the report says
-why: missing packages, no GPU visible, no ``backend=`` key).
+``--backend`` picks the Keras backend (tensorflow, the default; jax or torch: dlbook's ``backend=`` run key,
+which is how this check runs on a GPU machine without TensorFlow). Exit status: 0 all checks passed, 1 a check
+failed, 3 the check could not run here (the report says why: missing packages, no GPU visible).
 """
 
 from __future__ import annotations
@@ -82,14 +82,6 @@ class Check:
 
 def preflight(backend: str, dry_run: bool) -> dict:
     """What the machine offers (packages, GPUs seen by the framework); CannotRun when the check cannot run."""
-    if backend != "tensorflow":
-        train_config = (ROOT / "conf" / "train.yaml").read_text()
-        if not any(line.startswith("backend:") for line in train_config.splitlines()):
-            raise CannotRun(
-                f"--backend {backend} needs dlbook's `backend=` run key (issue 'Keras 3 on every backend'), which "
-                "this working tree does not have yet: dlbook runs on TensorFlow only, so nothing was measured "
-                f"with {backend}. Run with --backend tensorflow on a machine with TensorFlow, or after that key lands."
-            )
     needed = ["hydra", "omegaconf", "keras", "numpy", backend]
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
