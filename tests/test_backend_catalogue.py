@@ -47,14 +47,9 @@ def _families(folder):
     """(experiments, overrides) of each sweep: the data family's files are made in ``folder``."""
     return {
         "bundled": (["mnist_dense", "mnist_convnet", "boston_housing"], ["++dataset.source=bundled"]),
-        "imdb": (
-            IMDB_NPZ,
-            [
-                f"dataset.path={write_imdb_npz(folder / 'imdb.npz', n_train=300, n_test=60)}",
-                "++task.validation.size=0.2",
-            ],
-        ),
-        "reuters": (["reuters"], [f"dataset.path={write_reuters_npz(folder / 'reuters.npz', n=600)}"]),
+        # The book's protocols hold out 10,000 IMDB and 1,000 Reuters training examples for validation.
+        "imdb": (IMDB_NPZ, [f"dataset.path={write_imdb_npz(folder / 'imdb.npz', n_train=10_200, n_test=60)}"]),
+        "reuters": (["reuters"], [f"dataset.path={write_reuters_npz(folder / 'reuters.npz', n=1_600)}"]),
         "jena": (JENA, [f"dataset.path={write_jena_csv(folder / 'jena.csv', rows=12_000)}", *SMALL_JENA]),
         "chapter_7": (CHAPTER_7, ["++dataset.train_samples=200", "++dataset.test_samples=40"]),
     }

@@ -61,9 +61,9 @@ def recurrent_kernels(model, gpu: bool) -> list[str]:
 
 def log_kernels(model, phase: str) -> list[str]:
     """Log, at the start of a fit, the recurrent layers' kernels and whether XLA compiles the steps."""
-    import tensorflow as tf
+    from dlbook.runtime import devices_in_use
 
-    gpu = bool(tf.config.list_logical_devices("GPU"))
+    gpu = bool(devices_in_use()["gpus"])
     lines = recurrent_kernels(model, gpu)
     # Keras resolves jit_compile="auto" at compile time: XLA only where every layer supports it (a cuDNN
     # recurrent layer does not) and op determinism is off.
