@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import shutil
 import signal
 import subprocess
 import time
@@ -36,17 +38,23 @@ def start_dlbook(cwd: Path, *arguments: str) -> subprocess.Popen:
     )
 
 
+def committed_epochs(fit_backup: Path) -> int:
+    """The newest epoch committed in a fit's backup folder (0 when none)."""
+    try:
+        names = [entry.name for entry in fit_backup.iterdir() if entry.name.startswith("epoch-")]
+    except OSError:
+        return 0
+    return max((int(name.split("-")[1]) for name in names), default=0)
+
+
 def stop_when_fold_2_has_epochs(process: subprocess.Popen, run_dir: Path, epochs: int, sig: int) -> None:
-    """Send ``sig`` once the second fold's journal holds ``epochs`` epochs (fold 1 is then finished)."""
-    journal = run_dir / "checkpoints" / "backup" / "02_fold_2" / "epochs.json"
+    """Send ``sig`` once the second fold's backup holds ``epochs`` epochs (fold 1 is then finished)."""
+    fit_backup = run_dir / "checkpoints" / "backup" / "02_fold_2"
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
-        try:
-            if len(json.loads(journal.read_text())) >= epochs:
-                process.send_signal(sig)
-                break
-        except (OSError, ValueError):
-            pass
+        if committed_epochs(fit_backup) >= epochs:
+            process.send_signal(sig)
+            break
         time.sleep(0.02)
     process.wait(timeout=240)
 
@@ -156,3 +164,138 @@ def test_resuming_an_optuna_search_continues_its_study(tmp_path):
     study = optuna.load_study(study_name="boston_housing", storage=f"sqlite:///{tmp_path / 'search' / 'optuna.db'}")
     assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 4
     assert [read(tmp_path / "search" / str(job) / "status.json")["status"] for job in range(4)] == ["completed"] * 4
+
+
+# The experiment's own defaults (steps_per_execution=32, which divides no epoch here), deterministic, with few
+# epochs of tiny batches: an epoch is two executions, so a commit is written every few tens of milliseconds.
+DEFAULTS = [
+    "deterministic=true",
+    "task.folds=2",
+    "trainer.epochs=4",
+    "trainer.batch_size=4",
+    "task.retrain.epochs=3",
+    "trainer.progress=none",
+]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_defaults(tmp_path_factory) -> dict:
+    workdir = tmp_path_factory.mktemp("uninterrupted_defaults")
+    done = run_dlbook("train", *DEFAULTS, "hydra.run.dir=run", cwd=workdir, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return read(workdir / "run" / "metrics.json")
+
+
+@pytest.fixture(scope="module")
+def killed_in_fold_2(tmp_path_factory) -> Path:
+    """A run of DEFAULTS killed (SIGKILL) once the second fold has committed two epochs."""
+    workdir = tmp_path_factory.mktemp("killed")
+    process = start_dlbook(workdir, "train", *DEFAULTS, "hydra.run.dir=run")
+    stop_when_fold_2_has_epochs(process, workdir / "run", 2, signal.SIGKILL)
+    assert process.returncode == -signal.SIGKILL
+    return workdir / "run"
+
+
+def _newer_commit(fit_backup: Path) -> tuple[Path, Path]:
+    """(the newest complete commit, the folder of a copy of it as the next epoch's commit)."""
+    newest = committed_epochs(fit_backup)
+    return fit_backup / f"epoch-{newest:05d}", fit_backup / f"epoch-{newest + 1:05d}"
+
+
+def tear_partial_commit(fit_backup: Path) -> None:
+    """Killed while writing the next commit: its hidden folder, half a state file, no marker."""
+    complete, newer = _newer_commit(fit_backup)
+    partial = fit_backup / f".partial-{newer.name}-4242"
+    partial.mkdir()
+    state = (complete / "state.npz").read_bytes()
+    (partial / "state.npz").write_bytes(state[: len(state) // 2])
+
+
+def tear_truncated_state(fit_backup: Path) -> None:
+    """The next commit in place, but its state file cut in half (its tail never reached the disk)."""
+    complete, newer = _newer_commit(fit_backup)
+    shutil.copytree(complete, newer)
+    marker = json.loads((newer / "commit.json").read_text())
+    (newer / "commit.json").write_text(json.dumps({**marker, "epoch": marker["epoch"] + 1}))
+    state = (newer / "state.npz").read_bytes()
+    (newer / "state.npz").write_bytes(state[: len(state) // 2])
+
+
+def tear_missing_marker(fit_backup: Path) -> None:
+    """The next epoch's weights without the marker that says which epoch and position they belong to."""
+    complete, newer = _newer_commit(fit_backup)
+    shutil.copytree(complete, newer)
+    (newer / "commit.json").unlink()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "tear",
+    [tear_partial_commit, tear_truncated_state, tear_missing_marker],
+    ids=lambda tear: tear.__name__.removeprefix("tear_"),
+)
+def test_a_torn_backup_is_moved_aside_and_the_run_resumes_to_the_same_metrics(
+    tmp_path, killed_in_fold_2, uninterrupted_defaults, tear
+):
+    run = tmp_path / "run"
+    shutil.copytree(killed_in_fold_2, run)
+    fit_backup = run / "checkpoints" / "backup" / "02_fold_2"
+    complete = committed_epochs(fit_backup)
+    tear(fit_backup)
+
+    resumed = run_dlbook("train", "resume=run", cwd=tmp_path, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    log = (run / "train.log").read_text()
+    assert "is torn" in log and "moved aside" in log and "Traceback" not in resumed.stderr
+    assert f"fold_2: resuming after epoch {complete} of 4" in log
+    assert read(run / "metrics.json") == uninterrupted_defaults
+
+
+def _backup_entries(run: Path) -> set[str]:
+    """The commits and partial commits under a run's backup folder (what a save changes)."""
+    return {
+        f"{fit.name}/{entry.name}"
+        for fit in (run / "checkpoints" / "backup").glob("*")
+        for entry in fit.glob("*")
+        if entry.name != "torn"
+    } | {fit.name for fit in (run / "checkpoints" / "backup").glob("*")}
+
+
+def _saving(run: Path) -> bool:
+    return any(".partial-" in entry for entry in _backup_entries(run))
+
+
+@pytest.mark.slow
+def test_a_storm_of_kills_at_random_moments_resumes_to_the_same_metrics(tmp_path, uninterrupted_defaults):
+    """10 SIGKILLs at seeded random moments of one run, each followed by `dlbook train resume=`."""
+    rng = random.Random(15)
+    run = tmp_path / "run"
+    arguments = ["train", *DEFAULTS, "hydra.run.dir=run"]
+    kills = during_saves = 0
+    for _ in range(10):
+        before = _backup_entries(run) if run.exists() else set()
+        process = start_dlbook(tmp_path, *arguments)
+        arguments = ["train", "resume=run"]
+        deadline = time.time() + 120
+        # Once this process has changed the backup (it trains), kill it: half the time as soon as a save is
+        # under way, half the time after a random moment of up to 0.3 s.
+        while process.poll() is None and time.time() < deadline and _backup_entries(run) == before:
+            time.sleep(0.002)
+        if rng.random() < 0.5:
+            while process.poll() is None and time.time() < deadline and not _saving(run):
+                time.sleep(0.001)
+        else:
+            time.sleep(rng.uniform(0, 0.3))
+        if process.poll() is not None:
+            break  # it finished before the kill
+        process.kill()
+        process.wait(timeout=60)
+        kills += 1
+        during_saves += _saving(run)
+    print(f"kill storm: {kills} SIGKILLs, {during_saves} of them while a backup was being written")
+    assert kills == 10 and during_saves >= 1
+    assert read(run / "status.json")["status"] == "running"
+
+    resumed = run_dlbook("train", "resume=run", cwd=tmp_path, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert read(run / "metrics.json") == uninterrupted_defaults
