@@ -184,3 +184,16 @@ def test_a_full_disk_while_saving_keeps_the_previous_commit_and_the_next_save_wo
     save(backup, model, 2)
     assert backup.latest().epoch == 2
     assert json.loads((backup.path / "epoch-00002" / MARKER_FILE).read_text())["journal"] == journal(2)
+
+
+def test_a_stop_between_replacing_a_commit_of_the_same_epoch_keeps_the_previous_one(two_commits, caplog):
+    """Saving epoch 1 again renames the earlier epoch-1 commit aside first; stopped right then, it is still read."""
+    backup, model, first, _ = two_commits
+    (backup.path / "epoch-00001").rename(backup.path / ".old-epoch-00001-77")
+    commit = backup.latest()
+    assert commit is not None and commit.epoch == 1
+    assert [path.name for path in backup.path.iterdir()] == ["epoch-00001"]
+    restored = small_model(seed=3)
+    commit.restore(restored)
+    for expected, actual in zip(first, values(restored), strict=True):
+        np.testing.assert_array_equal(expected, actual)

@@ -299,3 +299,93 @@ def test_a_storm_of_kills_at_random_moments_resumes_to_the_same_metrics(tmp_path
     resumed = run_dlbook("train", "resume=run", cwd=tmp_path, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert read(run / "metrics.json") == uninterrupted_defaults
+
+
+IN_PROCESS = [
+    "deterministic=true",
+    "task.folds=2",
+    "trainer.epochs=3",
+    "trainer.batch_size=8",
+    "task.retrain.epochs=2",
+    "callbacks=none",
+    "trainer.progress=none",
+]
+
+
+def train_in(run: Path, *overrides: str) -> None:
+    """The real train(), in this process, for Boston with IN_PROCESS and ``overrides``, in ``run``."""
+    from composing import compose_train_config
+    from hydra.core.hydra_config import HydraConfig
+
+    from dlbook.train import train
+
+    cfg = compose_train_config(*IN_PROCESS, *overrides, f"paths.run_dir={run}")
+    HydraConfig.instance().set_config(cfg)
+    try:
+        train(cfg)
+    finally:
+        HydraConfig.instance().cfg = None
+
+
+def fail_backup_write(monkeypatch, number: int, error: BaseException) -> None:
+    """Make the ``number``-th backup state file written from now on fail half-written with ``error``."""
+    import dlbook.backup
+
+    real_write = dlbook.backup._write_state
+    writes = []
+
+    def failing(path, arrays):
+        writes.append(path)
+        real_write(path, arrays)
+        if len(writes) == number:
+            path.write_bytes(path.read_bytes()[:64])  # what fitted
+            raise error
+
+    monkeypatch.setattr(dlbook.backup, "_write_state", failing)
+
+
+def test_a_full_disk_while_saving_a_backup_fails_the_run_and_it_resumes_once_space_is_back(tmp_path, monkeypatch):
+    """The 5th backup commit (fold 2, epoch 2) fails half-written with ENOSPC; resumed once space is back,
+    the run ends with the metrics of a run that never hit a full disk."""
+    import errno
+
+    train_in(tmp_path / "reference")
+    run = tmp_path / "run"
+    fail_backup_write(monkeypatch, 5, OSError(errno.ENOSPC, "No space left on device"))
+    with pytest.raises(SystemExit) as exit_info:
+        train_in(run)
+    assert exit_info.value.code == 2
+    status = read(run / "status.json")
+    assert status["status"] == "failed" and "The disk is full: writing" in status["error"]["message"]
+    fold_2 = run / "checkpoints" / "backup" / "02_fold_2"
+    assert [entry.name for entry in fold_2.iterdir()] == ["epoch-00001"]  # the previous commit, whole
+
+    monkeypatch.undo()  # space is back
+    train_in(run, f"resume={run}")
+    assert read(run / "status.json")["status"] == "completed"
+    assert read(run / "metrics.json") == read(tmp_path / "reference" / "metrics.json")
+
+
+def test_a_fit_that_stopped_early_is_not_trained_on_when_its_run_resumes(tmp_path, monkeypatch, caplog):
+    """Early stopping ends fold 1 after its 2nd epoch (its best weights restored); the run dies in fold 2.
+    Resumed, fold 1 stays as it ended instead of training its 3rd epoch."""
+    import csv
+    import logging
+
+    stopper = "callbacks.early_stopping"
+    early = ["callbacks=early_stopping", f"{stopper}.patience=0", f"{stopper}.min_delta=1e9"]
+    train_in(tmp_path / "reference", *early)
+    with open(tmp_path / "reference" / "history.csv", newline="") as file:
+        assert [row["phase"] for row in csv.DictReader(file)].count("fold_1") == 2  # it did stop early
+    run = tmp_path / "run"
+    # Fold 1 commits epochs 1 and 2, then itself as finished; the run dies saving fold 2's first epoch.
+    fail_backup_write(monkeypatch, 4, KeyboardInterrupt())
+    with pytest.raises((SystemExit, KeyboardInterrupt)):
+        train_in(run, *early)
+    assert read(run / "status.json")["status"] != "completed"
+    monkeypatch.undo()
+    with caplog.at_level(logging.INFO, logger="dlbook"):
+        train_in(run, *early, f"resume={run}")
+    assert "fold_1: resuming after epoch 3 of 3" in caplog.text
+    assert "fold_2: resuming" not in caplog.text
+    assert read(run / "metrics.json") == read(tmp_path / "reference" / "metrics.json")

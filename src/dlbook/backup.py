@@ -118,11 +118,12 @@ class FitBackup:
         if not self.path.is_dir():
             return None
         found: list[tuple[int, Path]] = []
+        superseded: list[Path] = []
         for entry in sorted(self.path.iterdir()):
             if entry.name.startswith(PARTIAL_PREFIX):
                 self._move_aside(entry, "a commit that was still being written (the process stopped during a save)")
             elif entry.name.startswith(OLD_PREFIX):
-                shutil.rmtree(entry, ignore_errors=True)  # superseded by a complete newer commit
+                superseded.append(entry)
             elif entry.name.startswith(COMMIT_PREFIX):
                 try:
                     found.append((int(entry.name[len(COMMIT_PREFIX) :]), entry))
@@ -131,8 +132,19 @@ class FitBackup:
         for _, path in sorted(found, reverse=True):
             manifest, problem = _check(path)
             if manifest is not None:
+                for entry in superseded:  # a newer complete commit replaced them
+                    shutil.rmtree(entry, ignore_errors=True)
                 return Commit(path, manifest)
             self._move_aside(path, problem)
+        # Only superseded commits left: the process stopped between renaming the previous commit of the same
+        # epoch aside and renaming the new one in. The previous one, if whole, is still the newest complete.
+        for entry in sorted(superseded, key=lambda path: path.stat().st_mtime, reverse=True):
+            manifest, _ = _check(entry)
+            if manifest is not None:
+                restored = self.path / f"{COMMIT_PREFIX}{int(manifest['epoch']):05d}"
+                entry.rename(restored)
+                return Commit(restored, manifest)
+            shutil.rmtree(entry, ignore_errors=True)
         return None
 
     def save(self, model, epoch: int, position: int, data_order: dict[str, Any], journal: list[dict[str, Any]]):
@@ -170,14 +182,14 @@ class FitBackup:
             # A failed save (a full disk) or a stop during it leaves the previous commit as the newest one.
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        # Older commits go only now that the new one is complete and durable.
         for entry in self.path.iterdir():
-            # Older commits go only now that the new one is complete and durable.
-            if entry.name.startswith(COMMIT_PREFIX) and entry.name != name or entry.name.startswith(OLD_PREFIX):
-                superseded = entry
-                if not entry.name.startswith(OLD_PREFIX):
-                    superseded = self.path / f"{OLD_PREFIX}{entry.name}-{os.getpid()}"
-                    entry.rename(superseded)
+            if entry.name.startswith(COMMIT_PREFIX) and entry.name != name:
+                superseded = self.path / f"{OLD_PREFIX}{entry.name}-{os.getpid()}"
+                entry.rename(superseded)
                 shutil.rmtree(superseded, ignore_errors=True)
+            elif entry.name.startswith(OLD_PREFIX):
+                shutil.rmtree(entry, ignore_errors=True)
 
     def _move_aside(self, path: Path, reason: str) -> None:
         torn = self.path / TORN_DIR
@@ -220,7 +232,8 @@ def _check(path: Path) -> tuple[dict[str, Any] | None, str]:
     required = ("format", "epoch", "position", "data_order", "journal", "files")
     if not isinstance(manifest, dict) or any(key not in manifest for key in required):
         return None, f"{MARKER_FILE} lacks {', '.join(required)}"
-    if manifest["format"] != FORMAT or f"{COMMIT_PREFIX}{int(manifest['epoch']):05d}" != path.name:
+    name = path.name.removeprefix(OLD_PREFIX).rsplit("-", 1)[0] if path.name.startswith(OLD_PREFIX) else path.name
+    if manifest["format"] != FORMAT or f"{COMMIT_PREFIX}{int(manifest['epoch']):05d}" != name:
         return None, f"{MARKER_FILE} is of another format or epoch"
     for name, expected in manifest["files"].items():
         try:
@@ -232,9 +245,14 @@ def _check(path: Path) -> tuple[dict[str, Any] | None, str]:
     return manifest, ""
 
 
-def backup_callback(backup: FitBackup, commit: Commit | None, timer, stream, journal: list[dict[str, Any]]):
-    """The Keras callback of a fit's backup: restores ``commit`` when training begins and commits the fit's
-    state (with ``stream``'s position) at the end of every epoch."""
+def backup_callbacks(backup: FitBackup, commit: Commit | None, timer, stream, journal, epochs: int) -> tuple:
+    """The Keras callbacks of a fit's backup, (first, last) in the fit's callback list.
+
+    The first restores ``commit`` when training begins and commits the fit's state (with ``stream``'s
+    position) at the end of every epoch. The last, after every other callback has finished the fit (early
+    stopping restores its best weights then), commits a fit that stopped before ``epochs`` as finished, so
+    that a resumed run does not train it on.
+    """
     import keras
 
     class Backup(keras.callbacks.Callback):
@@ -244,19 +262,31 @@ def backup_callback(backup: FitBackup, commit: Commit | None, timer, stream, jou
         def __init__(self) -> None:
             super().__init__()
             self.rows = list(journal)
+            self.trained = False
 
         def on_train_begin(self, logs=None):
             if commit is not None:
                 commit.restore(self.model)
 
         def on_epoch_end(self, epoch, logs=None):
+            self.trained = True
             seconds = timer.seconds[-1] if timer.seconds else None
             values = {key: float(value) for key, value in (logs or {}).items() if _is_number(value)}
             self.rows = [row for row in self.rows if row["epoch"] < epoch]
             self.rows.append({"epoch": epoch, "logs": values, "seconds": seconds})
             backup.save(self.model, epoch + 1, stream.position(epoch + 1), stream.description(), self.rows)
 
-    return Backup()
+    class Finish(keras.callbacks.Callback):
+        async_safe = True
+
+        def on_train_end(self, logs=None):
+            # Keras calls this only when the fit ends normally: all its epochs, or stopped early.
+            if first.trained and len(first.rows) < epochs:
+                order = {**stream.description(), "stopped_after": len(first.rows)}
+                backup.save(self.model, epochs, stream.position(len(first.rows)), order, first.rows)
+
+    first = Backup()
+    return first, Finish()
 
 
 def _is_number(value: Any) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from dlbook.backup import FitBackup, backup_callback
+from dlbook.backup import FitBackup, backup_callbacks
 from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
@@ -136,10 +136,13 @@ class Trainer:
                 done = min(commit.epoch, epochs)
                 resumed_rows = [row for row in commit.journal if row["epoch"] < done]
                 log.info("%s: resuming after epoch %d of %d (backup %s)", phase, done, epochs, commit.path)
-            fault_callbacks.append(backup_callback(backup, commit, timer, stream, resumed_rows))
+            backup_first, backup_last = backup_callbacks(backup, commit, timer, stream, resumed_rows, epochs)
+            fault_callbacks.append(backup_first)
         train_data = stream.dataset(done, phase)
         callbacks = [timer, *fault_callbacks, *build_callbacks(self.cfg.callbacks, phase)]
         callbacks += pruning_callbacks(self.cfg, len(self.history_rows))  # steps go on over the run's fits
+        if backup is not None:
+            callbacks.append(backup_last)
         for callback in callbacks:
             # Callbacks that look at validation data (the book's ActivationLogger) get this fit's pipeline;
             # those that label things with the dataset's vocabulary (the embedding projector) get the data.
