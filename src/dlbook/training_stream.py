@@ -81,7 +81,9 @@ class TrainingStream:
             if self.mode == "endless":
                 first_pass, skip = divmod(position, self.pass_batches)
                 return ordered_batches(self.train, self.batch_size, first_pass=first_pass, skip=skip, **arguments)
-            self.pass_number = tf.Variable(epochs_done, dtype=tf.int64, trainable=False)
+            # On the host, where tf.data runs its functions (a GPU-placed variable could not be read there).
+            with tf.device("/cpu:0"):
+                self.pass_number = tf.Variable(epochs_done, dtype=tf.int64, trainable=False)
             dataset = ordered_batches(self.train, self.batch_size, pass_number=self.pass_number, **arguments)
             # Known length, as for any finite pass: Keras counts the epoch's steps from it.
             return dataset.apply(tf.data.experimental.assert_cardinality(self.pass_batches))
