@@ -19,7 +19,10 @@ hash; anything else (a partial folder, a truncated file, a commit without its ma
 leaves the previous commit as it was.
 
 A fit that finished keeps its last commit until the whole run completes, so a resumed k-fold run
-restores finished folds at once instead of training them again.
+restores finished folds at once instead of training them again. A fit that stopped early (early stopping)
+is committed once more when it ends, as done after all its epochs (with the weights it ended with), so a
+resumed run does not train it on. The state of other callbacks (early stopping's patience count, say) is
+not part of a commit: a fit resumed in the middle starts them afresh.
 """
 
 from __future__ import annotations
