@@ -4,16 +4,15 @@ Keras draws a fit's batches in one of two ways, and the stream follows it:
 
 - **endless**: one iterator for the whole fit, ``steps_per_epoch`` batches per epoch (rounded up to whole
   ``steps_per_execution`` chunks, which Keras draws in full). Used with ``trainer.steps_per_epoch``, and
-  when the chunks divide one pass over the data. The position after ``k`` epochs is ``k`` times the batches
-  an epoch draws, and a resumed fit starts its stream there.
+  when the chunks divide one pass over the data. The data is one stream reshuffled at each pass; the
+  position after ``k`` epochs is ``k`` times the batches an epoch draws, and a resumed fit rebuilds the
+  stream and skips to there, so it sees the very batches an uninterrupted fit would.
 - **epochs**: a finite pass per epoch, a new iterator each epoch (when ``steps_per_execution`` does not divide
-  the pass: Keras would otherwise carry the rounded-up chunk into the next epoch). The pass an iterator
-  yields is the epoch's number, which the backup callback sets before the epoch's batches are drawn.
-
-For the array datasets (every dataset without its own ``make_pipeline``) the order of pass ``p`` is a pure
-function of the fit's seed and ``p`` (``dlbook.datasets.pipeline.ordered_batches``), so both ways resume
-exactly. A dataset's own pipeline (images, Jena windows) reshuffles per pass from its seed: it resumes
-exactly in the endless way (the stream is rebuilt and skipped), and with a new order in the epochs way.
+  the pass: Keras would otherwise carry the rounded-up chunk into the next epoch). A reshuffling dataset would
+  start its orders afresh in a resumed process, so for the array datasets (every dataset without its own
+  ``make_pipeline``) the order of the pass is a pure function of the fit's seed and the epoch's number
+  (``dlbook.datasets.pipeline.ordered_batches``), which the stream's callback sets before each epoch draws
+  its batches. A dataset's own pipeline (images, Jena windows) resumes with a new order in this way.
 """
 
 from __future__ import annotations
@@ -34,17 +33,12 @@ class TrainingStream:
         self.train, self.data, self.settings = train, data, settings
         self.batch_size, self.seed = batch_size, seed
         self.chunk = int(settings.steps_per_execution)
-        self.ordered = data.make_pipeline is None
         self.repeat = bool(steps_per_epoch)  # the book's endless generators: passes run across epochs
         self.pass_number = None
-        if self.ordered:
-            self.pass_batches = math.ceil(len(train) / batch_size)
-            if not self.repeat and settings.max_steps is not None:
-                self.pass_batches = min(self.pass_batches, int(settings.max_steps))
-        else:
-            self.pass_batches = int(self._pipeline(repeat=False).cardinality())
+        self.pass_batches = int(self._pipeline(repeat=False).cardinality())
         endless = self.repeat or (self.pass_batches > 0 and self.pass_batches % self.chunk == 0)
         self.mode = "endless" if endless else "epochs"
+        self.ordered = self.mode == "epochs" and data.make_pipeline is None
         self.steps_per_epoch = steps_per_epoch or (self.pass_batches if endless else None)
 
     def description(self) -> dict[str, Any]:
@@ -70,26 +64,25 @@ class TrainingStream:
 
         from dlbook.datasets.pipeline import ordered_batches
 
-        position = self.position(epochs_done)
+        if self.mode == "endless":
+            position = self.position(epochs_done)
+            dataset = self._pipeline(repeat=True) if self.repeat else self._pipeline(repeat=False).repeat()
+            return dataset.skip(position) if position else dataset
         if self.ordered:
-            arguments = {
-                "seed": self.seed,
-                "encode": self.data.encode,
-                "input_shape": self.data.input_shape,
-                "max_batches": None if self.repeat else self.settings.max_steps,
-            }
-            if self.mode == "endless":
-                first_pass, skip = divmod(position, self.pass_batches)
-                return ordered_batches(self.train, self.batch_size, first_pass=first_pass, skip=skip, **arguments)
             # On the host, where tf.data runs its functions (a GPU-placed variable could not be read there).
             with tf.device("/cpu:0"):
                 self.pass_number = tf.Variable(epochs_done, dtype=tf.int64, trainable=False)
-            dataset = ordered_batches(self.train, self.batch_size, pass_number=self.pass_number, **arguments)
+            dataset = ordered_batches(
+                self.train,
+                self.batch_size,
+                seed=self.seed,
+                pass_number=self.pass_number,
+                encode=self.data.encode,
+                input_shape=self.data.input_shape,
+                max_batches=self.settings.max_steps,
+            )
             # Known length, as for any finite pass: Keras counts the epoch's steps from it.
             return dataset.apply(tf.data.experimental.assert_cardinality(self.pass_batches))
-        if self.mode == "endless":
-            dataset = self._pipeline(repeat=True) if self.repeat else self._pipeline(repeat=False).repeat()
-            return dataset.skip(position) if position else dataset
         if epochs_done:
             log.info(
                 "%s: trainer.steps_per_execution=%d does not divide the epoch's %d batches of this dataset's own "

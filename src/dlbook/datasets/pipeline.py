@@ -41,21 +41,17 @@ def ordered_batches(
     batch_size: int,
     *,
     seed: int,
+    pass_number,
     encode: Callable[[Any], Any] | None = None,
     input_shape: tuple[int | None, ...] | None = None,
     max_batches: int | None = None,
-    first_pass: int = 0,
-    skip: int = 0,
-    pass_number=None,
 ):
-    """Training batches whose order is a pure function of ``(seed, pass number)``, so a resumed fit can
-    start exactly where an earlier process stopped.
+    """One pass of training batches per iterator, in an order that is a pure function of ``(seed, pass)``,
+    so a resumed fit sees the orders an uninterrupted one would have.
 
-    Pass ``p`` is the examples in the order ``stateless_shuffle(seed, p)``, cut into batches (at most
-    ``max_batches`` of them). Without ``pass_number``: one endless stream of passes ``first_pass``,
-    ``first_pass + 1``, ..., less its first ``skip`` batches. With ``pass_number`` (an int64 ``tf.Variable``):
-    each iterator made from the dataset is one pass, the one ``pass_number`` holds when the iterator starts
-    (Keras makes one iterator per epoch of a finite dataset).
+    The pass is the number ``pass_number`` (an int64 ``tf.Variable``) holds when an iterator starts (Keras
+    makes one iterator per epoch of a finite dataset): the examples in the order ``stateless_shuffle(seed,
+    pass)``, cut into batches, at most ``max_batches`` of them.
     """
     import tensorflow as tf
 
@@ -66,13 +62,9 @@ def ordered_batches(
         batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
         return batches.take(max_batches) if max_batches is not None else batches
 
-    if pass_number is None:
-        indices = tf.data.Dataset.counter(first_pass, dtype=tf.int64).flat_map(one_pass).skip(skip)
-    else:
-        # The variable is read when an iterator starts, not when the dataset is built.
-        number = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(lambda _: pass_number.read_value())
-        indices = number.flat_map(one_pass)
-    return _gathered(indices, examples, encode, input_shape)
+    # The variable is read when an iterator starts, not when the dataset is built.
+    number = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(lambda _: pass_number.read_value())
+    return _gathered(number.flat_map(one_pass), examples, encode, input_shape)
 
 
 def _gathered(indices, examples: Examples, encode, input_shape):
