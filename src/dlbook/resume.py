@@ -1,103 +1,14 @@
-"""Resuming a run: each fit keeps a backup of its last completed epoch, and a resumed fit starts from it.
+"""Resuming a run: `dlbook train resume=<run dir>` and `dlbook train -m resume=<sweep dir>`.
 
-Every fit of a run (``fit``, ``fold_1`` ... ``fold_K``, ``retrain``, the phases) has a folder under
-``<run>/checkpoints/backup/``, named by its place in the run (``01_fold_1``). Keras' ``BackupAndRestore``
-saves the model, its optimizer and the epoch there at the end of every epoch, and a journal beside it keeps
-the epochs' metrics (Keras' history of a resumed fit starts at the epoch it resumes from). A fit that
-finished keeps its backup until the whole run completes, so a resumed k-fold run restores finished folds
-at once instead of training them again.
-
-The training data of a fit is one endless, reshuffled-per-pass stream (``Trainer.fit``), so a resumed fit
-skips ``epochs done x steps per epoch`` batches and sees exactly the batches the uninterrupted fit would
-have seen: under ``deterministic=true`` on CPU a resumed run ends with the same metrics.
+A resumed run is the same run again, in its own directory, with the config it started with; each of its
+fits starts from its backup's newest complete commit (``dlbook.backup``), and its training stream from the
+position saved there (``dlbook.training_stream``), so under ``deterministic=true`` on CPU a run killed at
+any instant and resumed ends with the same metrics as one never interrupted.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
-
-from dlbook.runs import BACKUP_DIR
-
-JOURNAL_FILE = "epochs.json"
-METADATA_FILE = "training_metadata.json"
-
-
-class FitBackup:
-    """The backup folder of one fit of a run."""
-
-    def __init__(self, run_dir: str | Path, fit_number: int, phase: str) -> None:
-        self.path = Path(run_dir) / BACKUP_DIR / f"{fit_number:02d}_{phase}"
-
-    def epochs_done(self) -> int:
-        """Epochs the backup holds (what BackupAndRestore will restore); 0 when there is none."""
-        metadata = self.path / METADATA_FILE
-        if not metadata.exists():
-            return 0
-        try:
-            return int(json.loads(metadata.read_text(encoding="utf-8"))["epoch"])
-        except (ValueError, KeyError, OSError):
-            return 0
-
-    def journal(self, epochs: int) -> list[dict[str, Any]]:
-        """The first ``epochs`` epochs' rows of the journal: {"epoch", "logs", "seconds"}."""
-        journal = self.path / JOURNAL_FILE
-        if not journal.exists():
-            return []
-        rows = json.loads(journal.read_text(encoding="utf-8"))
-        return [row for row in rows if row["epoch"] < epochs]
-
-    def callbacks(self, timer, rows: list[dict[str, Any]]) -> list:
-        """The journal (continuing ``rows``, the restored epochs) and Keras' BackupAndRestore, in this order
-        (the journal is written first each epoch)."""
-        import keras
-
-        self.path.mkdir(parents=True, exist_ok=True)
-        # double_checkpoint: a process killed while saving leaves the previous epoch's backup usable.
-        backup = keras.callbacks.BackupAndRestore(
-            backup_dir=str(self.path), save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
-        )
-        # Its batch hook does nothing when saving once per epoch; saying so keeps Keras' asynchronous
-        # batch-end callbacks on (measured: the IMDB LSTM's epochs took 1.2x as long without them).
-        backup.async_safe = True
-        return [_Journal(self.path / JOURNAL_FILE, timer, rows), backup]
-
-
-def _journal_class():
-    import keras
-
-    class Journal(keras.callbacks.Callback):
-        """Appends each finished epoch's metrics and time to the fit's journal (written atomically)."""
-
-        def __init__(self, path: Path, timer, rows: list[dict[str, Any]]) -> None:
-            super().__init__()
-            self.path, self.timer, self.rows = path, timer, list(rows)
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = self.timer.seconds[-1] if self.timer.seconds else None
-            values = {key: float(value) for key, value in (logs or {}).items() if _is_number(value)}
-            self.rows = [row for row in self.rows if row["epoch"] < epoch]
-            self.rows.append({"epoch": epoch, "logs": values, "seconds": seconds})
-            temporary = self.path.with_name(f".{self.path.name}.tmp")
-            temporary.write_text(json.dumps(self.rows), encoding="utf-8")
-            os.replace(temporary, self.path)
-
-    return Journal
-
-
-def _Journal(path: Path, timer, rows: list[dict[str, Any]]):  # noqa: N802 - builds a Keras callback lazily
-    return _journal_class()(path, timer, rows)
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
 
 # Overrides a resumed run may add to its saved config: they change how long or how verbosely it trains,
 # not what it is. hydra.launcher.* (how many jobs at once, on which GPUs) may change for a sweep.

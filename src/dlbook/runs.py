@@ -25,7 +25,7 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 PROVENANCE_FILE = "provenance.json"
 MODEL_FILE = "model.keras"
-# Keras BackupAndRestore state of each fit (dlbook.resume), kept until the run completes.
+# The backup commits of each fit (dlbook.backup), kept until the run completes.
 BACKUP_DIR = "checkpoints/backup"
 
 
@@ -34,10 +34,25 @@ def _now() -> str:
 
 
 def write_json(path: Path, content: Any) -> None:
-    """Write ``content`` as indented JSON, atomically (a reader never sees half a file)."""
+    """Write ``content`` as indented JSON, atomically and durably (a reader, even after a crash of the machine,
+    sees the previous file or the complete new one, never half a file): temporary file, fsync, rename, fsync
+    of the folder."""
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(content, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(json.dumps(content, indent=2, sort_keys=False) + "\n")
+        file.flush()
+        os.fsync(file.fileno())
     os.replace(temporary, path)
+    fsync_directory(path.parent)
+
+
+def fsync_directory(path: Path) -> None:
+    """Make the entries of folder ``path`` (a rename into it) durable."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def read_json(path: Path) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from dlbook.backup import FitBackup, backup_callbacks
 from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
@@ -26,8 +26,8 @@ from dlbook.kernels import log_kernels
 from dlbook.loggers import logger_callbacks
 from dlbook.phases import apply_trainable, phase_settings
 from dlbook.pruning import pruning_callbacks
-from dlbook.resume import FitBackup
 from dlbook.strategy import scope
+from dlbook.training_stream import TrainingStream
 
 log = logging.getLogger("dlbook")
 
@@ -121,55 +121,31 @@ class Trainer:
         steps_per_epoch = self.settings.get("steps_per_epoch")
         if steps_per_epoch and self.settings.max_steps:
             steps_per_epoch = min(steps_per_epoch, self.settings.max_steps)
-        train_data = pipeline(
-            train,
-            self.data,
-            self.settings,
-            batch_size,
-            shuffle=True,
-            seed=seed,
-            training=True,
-            repeat=bool(steps_per_epoch),
-        )
-        passes = int(train_data.cardinality())
-        exact_resume = bool(steps_per_epoch) or (passes > 0 and passes % self.settings.steps_per_execution == 0)
-        if not steps_per_epoch and exact_resume:
-            # One endless stream, reshuffled at each pass, for the whole fit: epoch k is the k-th pass
-            # however Keras makes its iterators, so a resumed fit can skip exactly to where it stopped.
-            # (Keras rounds an epoch up to whole steps_per_execution chunks of an endless stream, so when
-            # they do not divide the epoch, each epoch stays a finite pass as in the book.)
-            steps_per_epoch = passes
-            train_data = train_data.repeat()
+        stream = TrainingStream(train, self.data, self.settings, batch_size, seed, steps_per_epoch)
         validation_data = None
         if validation is not None:
             validation_data = pipeline(validation, self.data, self.settings, batch_size, shuffle=False)
         timer = epoch_timer()
         backup = self._backup(phase)
-        resumed_rows = []
-        fault_callbacks = [nan_guard(phase)]
+        commit, done, resumed_rows = None, 0, []
+        fault_callbacks = [nan_guard(phase), stream.callback()]
         if backup is not None and not model.built:
             log.info("%s: the model is not built before fit, so this fit keeps no backup for resuming", phase)
             backup = None
         if backup is not None:
-            done = min(backup.epochs_done(), epochs)
-            resumed_rows = backup.journal(done)
-            if done:
-                log.info("%s: resuming after epoch %d of %d (backup in %s)", phase, done, epochs, backup.path)
-                if exact_resume:
-                    chunk = self.settings.steps_per_execution
-                    train_data = train_data.skip(done * math.ceil(steps_per_epoch / chunk) * chunk)
-                else:
-                    log.info(
-                        "%s: trainer.steps_per_execution=%d does not divide the epoch's %d batches, so the resumed "
-                        "epochs see a new shuffling order (the results differ slightly from an uninterrupted run)",
-                        phase,
-                        self.settings.steps_per_execution,
-                        passes,
-                    )
-            fault_callbacks += backup.callbacks(timer, resumed_rows)
+            commit = backup.latest()
+            if commit is not None:
+                done = min(commit.epoch, epochs)
+                resumed_rows = [row for row in commit.journal if row["epoch"] < done]
+                log.info("%s: resuming after epoch %d of %d (backup %s)", phase, done, epochs, commit.path)
+            backup_first, backup_last = backup_callbacks(backup, commit, timer, stream, resumed_rows, epochs)
+            fault_callbacks.append(backup_first)
+        train_data = stream.dataset(done, phase)
         callbacks = [timer, *fault_callbacks, *build_callbacks(self.cfg.callbacks, phase)]
         callbacks += pruning_callbacks(self.cfg, len(self.history_rows))  # steps go on over the run's fits
         callbacks += logger_callbacks(phase)  # MLflow's per-epoch metrics, when chosen
+        if backup is not None:
+            callbacks.append(backup_last)
         for callback in callbacks:
             # Callbacks that look at validation data (the book's ActivationLogger) get this fit's pipeline;
             # those that label things with the dataset's vocabulary (the embedding projector) get the data.
@@ -192,7 +168,8 @@ class Trainer:
             train_data,
             validation_data=validation_data,
             epochs=epochs,
-            steps_per_epoch=steps_per_epoch or None,
+            initial_epoch=done,
+            steps_per_epoch=stream.steps_per_epoch,
             callbacks=callbacks,
             verbose=0,
             shuffle=False,  # the pipeline reshuffles every epoch itself

@@ -33,21 +33,59 @@ def to_tf_dataset(
     """
     import tensorflow as tf
 
+    dataset = tf.data.Dataset.range(len(examples))
+    if shuffle:
+        dataset = dataset.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+    return _gathered(dataset.batch(batch_size), examples, encode, input_shape)
+
+
+def ordered_batches(
+    examples: Examples,
+    batch_size: int,
+    *,
+    seed: int,
+    pass_number,
+    encode: Callable[[Any], Any] | None = None,
+    input_shape: tuple[int | None, ...] | None = None,
+    max_batches: int | None = None,
+):
+    """One pass of training batches per iterator, in an order that is a pure function of ``(seed, pass)``,
+    so a resumed fit sees the orders an uninterrupted one would have.
+
+    The pass is the number ``pass_number`` (an int64 ``tf.Variable``) holds when an iterator starts (Keras
+    makes one iterator per epoch of a finite dataset): the examples in the order ``stateless_shuffle(seed,
+    pass)``, cut into batches, at most ``max_batches`` of them.
+    """
+    import tensorflow as tf
+
+    size, seed = len(examples), tf.constant(seed, tf.int64)
+
+    def one_pass(number):
+        order = tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed=tf.stack([seed, number]))
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        return batches.take(max_batches) if max_batches is not None else batches
+
+    # The variable is read when an iterator starts, not when the dataset is built.
+    number = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(lambda _: pass_number.read_value())
+    return _gathered(number.flat_map(one_pass), examples, encode, input_shape)
+
+
+def _gathered(indices, examples: Examples, encode, input_shape):
+    """Batches of ``(inputs, targets)`` gathered from resident tensors, for a dataset of index batches."""
+    import tensorflow as tf
+
     features = resident(examples.features)
     targets = resident(examples.targets)
 
-    def gather(indices):
-        batch = tf.nest.map_structure(lambda values: tf.gather(values, indices), features)
+    def gather(batch_indices):
+        batch = tf.nest.map_structure(lambda values: tf.gather(values, batch_indices), features)
         if encode is not None:
             batch = encode(batch)
             if input_shape is not None:
                 batch = tf.ensure_shape(batch, (None, *input_shape))
-        return batch, tf.nest.map_structure(lambda values: tf.gather(values, indices), targets)
+        return batch, tf.nest.map_structure(lambda values: tf.gather(values, batch_indices), targets)
 
-    dataset = tf.data.Dataset.range(len(examples))
-    if shuffle:
-        dataset = dataset.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
