@@ -21,12 +21,14 @@ from dlbook.backup import FitBackup, backup_callbacks
 from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
+from dlbook.errors import DlbookError
 from dlbook.faults import nan_guard
 from dlbook.kernels import log_kernels
 from dlbook.loggers import logger_callbacks
 from dlbook.phases import apply_trainable, phase_settings
 from dlbook.pruning import pruning_callbacks
 from dlbook.strategy import scope
+from dlbook.tensorboard_scalars import tensorflow_available
 from dlbook.training_stream import TrainingStream
 
 log = logging.getLogger("dlbook")
@@ -238,12 +240,30 @@ def pipeline(
     training: bool = False,
     repeat: bool = False,
 ):
-    """The tf.data pipeline over ``examples``: the dataset's own (images) or the array pipeline.
+    """The tf.data pipeline over ``examples``: the dataset's own (images) or the array pipeline; without
+    TensorFlow, the array datasets' NumPy batches (``dlbook.datasets.array_batches``).
 
     ``training`` switches augmentation on; ``repeat`` loops the data (for ``trainer.steps_per_epoch``,
     as the book's endless generators did); the trainer's ``max_steps`` caps the batches.
     """
+    if data.make_pipeline is None and not tensorflow_available():
+        from dlbook.datasets.array_batches import array_batches
+
+        return array_batches(
+            examples,
+            batch_size,
+            seed=seed if shuffle else None,
+            encode=data.encode,
+            max_batches=settings.max_steps,
+            endless=repeat,
+        )
     if data.make_pipeline is not None:
+        if not tensorflow_available():
+            raise DlbookError(
+                "This dataset's input pipeline is written with tf.data (images, time-series windows), and "
+                "TensorFlow is not installed. Install it (pip install tensorflow) to train on this dataset; "
+                "array datasets (MNIST, IMDB, Reuters, Boston, your own .npz) run without it."
+            )
         dataset = data.make_pipeline(examples, batch_size, shuffle=shuffle, seed=seed, training=training)
     else:
         dataset = to_tf_dataset(

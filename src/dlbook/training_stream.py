@@ -22,6 +22,7 @@ import math
 from typing import Any
 
 from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.tensorboard_scalars import tensorflow_available
 
 log = logging.getLogger("dlbook")
 
@@ -35,7 +36,10 @@ class TrainingStream:
         self.chunk = int(settings.steps_per_execution)
         self.repeat = bool(steps_per_epoch)  # the book's endless generators: passes run across epochs
         self.pass_number = None
-        self.pass_batches = int(self._pipeline(repeat=False).cardinality())
+        self.host_pass = 0  # the epoch's pass where NumPy makes the batches (no TensorFlow)
+        one_pass = self._pipeline(repeat=False)
+        # A tf.data dataset knows its length as its cardinality; NumPy batches (no TensorFlow) as len().
+        self.pass_batches = int(one_pass.cardinality()) if hasattr(one_pass, "cardinality") else len(one_pass)
         endless = self.repeat or (self.pass_batches > 0 and self.pass_batches % self.chunk == 0)
         self.mode = "endless" if endless else "epochs"
         self.ordered = self.mode == "epochs" and data.make_pipeline is None
@@ -60,6 +64,8 @@ class TrainingStream:
 
     def dataset(self, epochs_done: int, phase: str):
         """The fit's training dataset, continuing after ``epochs_done`` epochs."""
+        if self.data.make_pipeline is None and not tensorflow_available():
+            return self._array_batches(epochs_done)
         import tensorflow as tf
 
         from dlbook.datasets.pipeline import ordered_batches
@@ -94,6 +100,24 @@ class TrainingStream:
             )
         return self._pipeline(repeat=False)
 
+    def _array_batches(self, epochs_done: int):
+        """The same stream from NumPy batches (no TensorFlow installed): ``dlbook.datasets.array_batches``."""
+        from dlbook.datasets.array_batches import array_batches
+
+        arguments = {"seed": self.seed, "encode": self.data.encode}
+        if self.mode == "endless":
+            return array_batches(
+                self.train, self.batch_size, start=self.position(epochs_done), endless=True, **arguments
+            )
+        self.host_pass = epochs_done
+        return array_batches(
+            self.train,
+            self.batch_size,
+            pass_number=lambda: self.host_pass,
+            max_batches=self.settings.max_steps,
+            **arguments,
+        )
+
     def callback(self):
         """The Keras callback that tells the stream each epoch's number before the epoch draws its batches."""
         import keras
@@ -107,6 +131,7 @@ class TrainingStream:
                 # Keras makes the epoch's iterator after this hook: its pass is pass number ``epoch``.
                 if stream.pass_number is not None:
                     stream.pass_number.assign(epoch)
+                stream.host_pass = epoch
 
         return EpochPass()
 

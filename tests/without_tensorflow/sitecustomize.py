@@ -1,20 +1,20 @@
-"""Loaded at start-up by a Python whose PYTHONPATH holds this folder: TensorFlow cannot be imported.
+"""Loaded at start-up by a Python whose PYTHONPATH holds this folder: TensorFlow is not to be found.
 
 The tests of dlbook's TensorFlow-free core run `dlbook` so, as a JAX or PyTorch user who never
-installed TensorFlow would: every `import tensorflow` fails with ModuleNotFoundError, as it does there.
+installed TensorFlow would: `importlib.util.find_spec("tensorflow")` is None and `import tensorflow`
+fails with ModuleNotFoundError, as they do there.
 """
 
-import sys
-from importlib.abc import MetaPathFinder
+from importlib.machinery import PathFinder
 
 HIDDEN = ("tensorflow", "tf_keras", "tensorflow_io_gcs_filesystem")
+_find_spec = PathFinder.find_spec.__func__
 
 
-class HideTensorFlow(MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in HIDDEN:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+def _find_spec_without_tensorflow(cls, name, path=None, target=None):
+    if name.split(".")[0] in HIDDEN:
         return None
+    return _find_spec(cls, name, path, target)
 
 
-sys.meta_path.insert(0, HideTensorFlow())
+PathFinder.find_spec = classmethod(_find_spec_without_tensorflow)

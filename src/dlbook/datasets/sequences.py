@@ -153,6 +153,15 @@ def multi_hot_encoder(num_words: int) -> Callable[[Any], Any]:
             dtype=tf.float32,
         )
 
+    def encode_numpy(batch: RaggedSequences) -> np.ndarray:
+        # The same vectors from a NumPy batch (the input path without TensorFlow).
+        rows = np.repeat(np.arange(len(batch)), batch.lengths)
+        keep = (batch.values >= 0) & (batch.values < num_words)
+        vectors = np.zeros((len(batch), num_words), dtype=np.float32)
+        vectors[rows[keep], batch.values[keep]] = 1.0
+        return vectors
+
+    encode.numpy = encode_numpy
     return encode
 
 

@@ -1,0 +1,108 @@
+"""Batches of in-memory examples as a ``keras.utils.PyDataset``: the input path where TensorFlow is absent.
+
+With TensorFlow installed, dlbook feeds every backend through ``tf.data`` (``dlbook.datasets.pipeline``).
+A JAX or PyTorch install without TensorFlow gets the same batches from NumPy: the examples gathered by
+index, then encoded per batch (``encode.numpy``, e.g. multi-hot vectors), so that no dataset is
+materialised in its encoded form.
+
+Order: pass ``p`` over the training examples is ``default_rng([seed, p]).permutation(n)``, a pure function
+of the fit's seed and the pass, as the tf.data path's is (a different permutation, the same property), so a
+resumed fit continues with the batches an uninterrupted one would have drawn:
+
+- ``pass_number`` (a callable giving the epoch's pass): one pass per epoch, Keras' per-epoch iterator;
+- ``start`` with ``endless=True``: one stream for the whole fit, batch ``i`` of the stream being batch
+  ``(start + i) mod batches_per_pass`` of pass ``(start + i) // batches_per_pass``.
+
+Evaluation batches (``seed=None``) keep the examples' order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dlbook.datasets.examples import Examples, RaggedSequences
+from dlbook.errors import ConfigError
+
+
+def numpy_encoder(encode: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """The NumPy version of a dataset's per-batch ``encode`` (None: no encoding); ConfigError if it has none."""
+    if encode is None:
+        return None
+    numpy_version = getattr(encode, "numpy", None)
+    if numpy_version is None:
+        raise ConfigError(
+            "This dataset encodes its batches with TensorFlow (tf.data), and TensorFlow is not installed. "
+            "Install it (pip install tensorflow), or use a dataset whose batches need no TensorFlow."
+        )
+    return numpy_version
+
+
+def _gather(values, indices: np.ndarray):
+    if isinstance(values, dict):
+        return {name: _gather(array, indices) for name, array in values.items()}
+    if isinstance(values, RaggedSequences):
+        return values.take(indices)
+    return values[indices]
+
+
+def array_batches(
+    examples: Examples,
+    batch_size: int,
+    *,
+    seed: int | None = None,
+    encode: Callable[[Any], Any] | None = None,
+    max_batches: int | None = None,
+    pass_number: Callable[[], int] | None = None,
+    start: int = 0,
+    endless: bool = False,
+):
+    """A ``keras.utils.PyDataset`` of ``(inputs, targets)`` batches over ``examples`` (see the module's doc)."""
+    import keras
+
+    encode_numpy = numpy_encoder(encode)
+    if isinstance(examples.features, RaggedSequences) and encode_numpy is None:
+        raise ConfigError(
+            "This dataset's examples are variable-length sequences that tf.data batches as ragged tensors, and "
+            "TensorFlow is not installed. Install it (pip install tensorflow), or give the sequences a fixed "
+            "length (e.g. dataset.maxlen) or an encoding (dataset.vectorize=multi_hot)."
+        )
+    size = len(examples)
+    per_pass = math.ceil(size / batch_size)
+    if max_batches is not None and not endless:
+        per_pass = min(per_pass, int(max_batches))
+
+    class ArrayBatches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False)
+            self._orders: dict[int, np.ndarray] = {}
+
+        @property
+        def num_batches(self):
+            return None if endless else per_pass
+
+        def __len__(self) -> int:
+            return per_pass
+
+        def _order(self, number: int) -> np.ndarray:
+            if seed is None:
+                return np.arange(size)
+            if number not in self._orders:
+                self._orders = {number: np.random.default_rng([int(seed), int(number)]).permutation(size)}
+            return self._orders[number]
+
+        def __getitem__(self, index: int):
+            if endless:
+                number, within = divmod(start + int(index), math.ceil(size / batch_size))
+            else:
+                number, within = (pass_number() if pass_number is not None else 0), int(index)
+            indices = self._order(number)[within * batch_size : (within + 1) * batch_size]
+            features = _gather(examples.features, indices)
+            if encode_numpy is not None:
+                features = encode_numpy(features)
+            return features, _gather(examples.targets, indices)
+
+    return ArrayBatches()

@@ -1,0 +1,94 @@
+"""dlbook's TensorFlow-free core: `backend=jax` where TensorFlow is not installed.
+
+Each run's Python has tests/without_tensorflow/ on its path, whose sitecustomize hides TensorFlow as a JAX
+user's install lacks it (find_spec is None, the import fails). The array experiments must still train,
+write their run directory and their TensorBoard scalars; what needs TensorFlow says so in one paragraph.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_runner import read, run_dirs, run_dlbook
+from fake_text import write_jena_csv
+from fakes import write_imdb_npz
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+HIDE_TENSORFLOW = str(Path(__file__).parent / "without_tensorflow")
+
+
+def _without_tensorflow() -> dict:
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [HIDE_TENSORFLOW, os.environ.get("PYTHONPATH")]))}
+
+
+def _scalars(folder: Path, tag: str) -> list[float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    accumulator = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    assert tag in accumulator.Tags()["tensors"], accumulator.Tags()
+    return [float(tensor_util.make_ndarray(event.tensor_proto)) for event in accumulator.Tensors(tag)]
+
+
+def test_the_hidden_tensorflow_cannot_be_imported(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import importlib.util, sys; print(importlib.util.find_spec('tensorflow')); import tensorflow"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **_without_tensorflow()}, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "None" and "ModuleNotFoundError" in done.stderr
+
+
+def test_mnist_dense_on_jax_without_tensorflow_trains_and_writes_tensorboard_scalars(tmp_path):
+    arguments = ["experiment=mnist_dense", "dataset.source=bundled", "backend=jax", "trainer.epochs=3"]
+    arguments += ["trainer.max_steps=5", "trainer.batch_size=64"]
+    result = run_dlbook("train", *arguments, cwd=tmp_path, env=_without_tensorflow())
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path / "outputs", "mnist_dense")
+    assert read(run / "status.json")["status"] == "completed"
+    assert read(run / "provenance.json")["backend"]["name"] == "jax"
+    metrics = read(run / "metrics.json")
+    assert metrics["test"]["accuracy"] > 0.2  # ten classes: chance is 0.1
+    losses = _scalars(run / "tensorboard" / "fit" / "train", "epoch_loss")
+    assert len(losses) == 3 and losses[-1] < losses[0]  # one scalar an epoch, and the model learns
+
+
+def test_imdb_multi_hot_batches_without_tensorflow_are_the_tf_data_ones(tmp_path):
+    """The NumPy multi-hot encoder gives tf.data's vectors; the IMDB network trains on them without TensorFlow."""
+    from dlbook.datasets.examples import RaggedSequences
+    from dlbook.datasets.sequences import multi_hot_encoder
+
+    batch = RaggedSequences.from_lists([[1, 5, 5, 9], [], [0, 12, 3]])
+    encode = multi_hot_encoder(10)
+    expected = np.zeros((3, 10), dtype=np.float32)
+    expected[0, [1, 5, 9]] = 1.0
+    expected[2, [0, 3]] = 1.0
+    np.testing.assert_array_equal(encode.numpy(batch), expected)
+
+    data = write_imdb_npz(tmp_path / "imdb.npz", n_train=10_400, n_test=200)
+    arguments = ["experiment=imdb", f"dataset.path={data}", "backend=jax", "debug=fast"]
+    result = run_dlbook("train", *arguments, cwd=tmp_path, env=_without_tensorflow())
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path / "outputs", "imdb")
+    assert read(run / "status.json")["status"] == "completed"
+
+
+def test_a_tf_data_pipeline_without_tensorflow_says_what_to_install(tmp_path):
+    data = write_jena_csv(tmp_path / "jena.csv", rows=12_000)
+    small = ["++dataset.lookback=480", "++dataset.step=6", "++dataset.delay=24", "++dataset.train_rows=[0,6000]"]
+    small += ["++dataset.validation_rows=[6001,9000]", "++dataset.test_rows=[9001,null]"]
+    small += ["++dataset.normalize_rows=6000"]
+    arguments = ["experiment=jena_dense", f"dataset.path={data}", "backend=jax", "debug=fast", *small]
+    result = run_dlbook("train", *arguments, cwd=tmp_path, env=_without_tensorflow())
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "written with tf.data" in result.stderr and "pip install tensorflow" in result.stderr
+    assert "Traceback" not in result.stderr
+    (run,) = run_dirs(tmp_path / "outputs", "jena_dense")
+    assert read(run / "status.json")["status"] == "failed"
