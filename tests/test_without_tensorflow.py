@@ -92,3 +92,13 @@ def test_a_tf_data_pipeline_without_tensorflow_says_what_to_install(tmp_path):
     assert "Traceback" not in result.stderr
     (run,) = run_dirs(tmp_path / "outputs", "jena_dense")
     assert read(run / "status.json")["status"] == "failed"
+
+
+def test_the_default_backend_without_tensorflow_names_the_installed_ones(tmp_path):
+    result = run_dlbook("train", "debug=fast", cwd=tmp_path, env=_without_tensorflow())
+    assert result.returncode == 2
+    message = result.stderr.split("dlbook: error: ")[-1]
+    assert "backend=tensorflow is not valid here: the tensorflow package is not installed" in message
+    assert "choose an installed one: backend=jax" in message and "Traceback" not in result.stderr
+    (run,) = run_dirs(tmp_path / "outputs", "boston_housing")
+    assert read(run / "status.json")["status"] == "failed"

@@ -37,9 +37,11 @@ def select_backend(name: Any) -> str:
         )
     package, _, install = BACKENDS[name]
     if importlib.util.find_spec(package) is None:
+        installed = [other for other, (module, _, _) in BACKENDS.items() if importlib.util.find_spec(module)]
+        alternative = f"choose an installed one: {', '.join(f'backend={other}' for other in installed)}"
         raise ConfigError(
             f"backend={name} is not valid here: the {package} package is not installed. "
-            f"Install it ({install}) or choose another backend, e.g. backend=tensorflow."
+            f"Install it ({install}), or {alternative if installed else 'install another backend'}."
         )
     keras = sys.modules.get("keras")
     if keras is not None:
