@@ -34,6 +34,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from dlbook.runs import display_path, run_status
 from hydra_plugins.dlbook_launcher.slots import Slot, plan_slots
+from hydra_plugins.dlbook_launcher.worker import PARENT_VARIABLE
 
 log = logging.getLogger("dlbook")
 
@@ -173,7 +174,12 @@ class DlbookLauncher(Launcher):
             )
         )
         result_file.unlink(missing_ok=True)
-        environment = {**os.environ, **slot.env, "DLBOOK_LAUNCHER_SLOT": slot.label}
+        environment = {
+            **os.environ,
+            **slot.env,
+            "DLBOOK_LAUNCHER_SLOT": slot.label,
+            PARENT_VARIABLE: str(os.getpid()),  # the job stops when this process dies (worker.stop_with_parent)
+        }
         command = [sys.executable, "-m", "hydra_plugins.dlbook_launcher.worker", str(job_file), str(result_file)]
         with open(job_dir / OUTPUT_LOG, "ab") as output:
             process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
