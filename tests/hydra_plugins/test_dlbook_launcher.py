@@ -169,7 +169,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from Linux's /proc")
-def test_a_killed_sweep_leaves_no_job_running_and_resumes(tmp_path):
+def test_a_killed_sweep_leaves_no_job_running_and_resumes_once_at_a_time(tmp_path):
     import os
     import time
 
@@ -199,7 +199,21 @@ def test_a_killed_sweep_leaves_no_job_running_and_resumes(tmp_path):
     assert [job for job in jobs if _alive(job)] == []
     assert {read(status)["status"] for status in statuses} <= {"running", "interrupted"}
 
-    resumed = run_dlbook("train", "-m", "resume=sweep", cwd=tmp_path, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    # Two resumes at once: the second is refused while the first works in the sweep.
+    first = subprocess.Popen(
+        [*DLBOOK, "train", "-m", "resume=sweep"], cwd=tmp_path, env=environment, stderr=subprocess.PIPE, text=True
+    )
+    lock = tmp_path / "sweep" / ".dlbook.lock"
+    deadline = time.time() + 60
+    while time.time() < deadline and first.poll() is None and lock.read_text().strip() != str(first.pid):
+        time.sleep(0.05)
+    second = run_dlbook("train", "-m", "resume=sweep", cwd=tmp_path, timeout=300)
+    assert second.returncode == 2
+    assert second.stderr.startswith("dlbook: error: resume=sweep is not valid now: another dlbook process ")
+    assert f"(kill {first.pid})" in second.stderr and "Traceback" not in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+
+    _, errors = first.communicate(timeout=300)
+    assert first.returncode == 0, errors
     assert [read(status)["status"] for status in statuses] == ["completed", "completed"]
     assert (tmp_path / "sweep" / "summary.csv").exists()

@@ -32,6 +32,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from dlbook.run_lock import DirectoryBusy, hold
 from dlbook.runs import display_path, run_status
 from hydra_plugins.dlbook_launcher.slots import Slot, plan_slots
 from hydra_plugins.dlbook_launcher.worker import PARENT_VARIABLE
@@ -85,6 +86,11 @@ class DlbookLauncher(Launcher):
         slots = plan_slots(**self.settings)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:  # held until this process ends: a resume of this sweep meanwhile is refused
+            resuming = OmegaConf.select(self.config, "resume", default=None) is not None
+            hold(sweep_dir, "sweep", "resume" if resuming else "hydra.sweep.dir")
+        except DirectoryBusy as error:
+            _refuse(str(error), code=2)
         where = ", ".join(slot.label for slot in slots)
         log.info("Launching %d jobs, %d at a time (%s)", len(job_overrides), len(slots), where)
         free: queue.Queue[Slot] = queue.Queue()
