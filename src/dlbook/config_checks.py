@@ -56,6 +56,11 @@ def _folds(value: Any) -> bool:
 # key -> (test, what a valid value is, an example)
 CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     "seed": (_is_int, "an integer", "seed=0"),
+    "objective": (
+        lambda v: v is None or (isinstance(v, str) and bool(v)),
+        "null (the experiment's reference metric) or the dotted name of a metric in metrics.json",
+        "objective=test.mae",
+    ),
     "deterministic": (lambda v: isinstance(v, bool), "true or false", "deterministic=true"),
     "trainer.epochs": (_positive_int, "a positive integer (epochs of the main fit)", "trainer.epochs=20"),
     "trainer.batch_size": (_positive_int, "a positive integer", "trainer.batch_size=512"),

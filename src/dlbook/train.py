@@ -13,6 +13,7 @@ from dlbook.config_checks import check_config
 from dlbook.errors import DlbookError, exit_for_user_error, find_user_error
 from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, interrupt_signal
 from dlbook.hparams import write_run_hparams
+from dlbook.override_checks import blame_overrides
 from dlbook.plots import plot_curves
 from dlbook.pruning import find_pruned
 from dlbook.reference import judge, lookup
@@ -75,6 +76,8 @@ def _train(cfg: DictConfig) -> float | None:
         metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None)
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
+        objective = cfg.objective or (cfg.reference.metric if cfg.reference else None)
+        value = lookup(metrics, objective) if objective else None  # before `completed`: a failure here fails the run
         run.complete(cfg.name, metrics)
         write_run_hparams(cfg, run.path, metrics)  # TensorBoard HParams; a failure there only logs a warning
     except BaseException as error:
@@ -96,15 +99,19 @@ def _train(cfg: DictConfig) -> float | None:
             if not _in_multirun():
                 raise SystemExit(exit_code(signal_name)) from None
             raise
-        problem = explain_exhaustion(error, str(run.path)) or find_user_error(error) or error
+        problem = (
+            explain_exhaustion(error, str(run.path))
+            or find_user_error(error)
+            or blame_overrides(error, display_path(run.path))  # a bad key=value Keras refused: name it
+            or error
+        )
         run.fail(cfg.name, problem)
         log.error("%s failed: %s: %s", cfg.name, type(problem).__name__, problem)
         exit_for_user_error(problem)
         raise
     debug = OmegaConf.select(cfg, "trainer.max_steps") is not None
     print(run_report(_title(cfg), metrics, display_path(cfg.paths.run_dir), debug), flush=True)
-    objective = cfg.objective or (cfg.reference.metric if cfg.reference else None)
-    return lookup(metrics, objective) if objective else None
+    return value
 
 
 def save_model(model, path: Path) -> None:
