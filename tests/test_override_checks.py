@@ -119,3 +119,34 @@ def test_a_seeded_sample_of_wrong_values_never_reaches_a_traceback(tmp_path):
     assert result["values_tried"] == 24
     assert result["findings"] == [], json.dumps(result["findings"], indent=2)
     assert result["accepted_exit_0"] + result["refused_exit_2"] == 24
+
+
+@pytest.mark.parametrize(
+    ("error", "blamed"),
+    [
+        (ValueError("Received an invalid value for argument `units`"), True),
+        (TypeError("unexpected keyword argument 'a'"), True),
+        (RuntimeError("Job not requeued because: timed-out too many times."), False),  # a scheduler's, not a value's
+        (OSError("Input/output error"), False),
+    ],
+)
+def test_only_errors_that_a_wrong_value_raises_are_blamed_on_the_command_line(error, blamed):
+    from composing import compose_train_config
+    from hydra import initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from dlbook.override_checks import blame_overrides
+    from dlbook.resources import conf_dir
+
+    cfg = compose_train_config("debug=fast", "model.units=-1")
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):  # as inside a run
+        HydraConfig.instance().set_config(cfg)
+        try:
+            found = blame_overrides(error, "outputs/run")
+        finally:
+            HydraConfig.instance().cfg = None
+    if blamed:
+        assert str(found).startswith("model.units=-1 is not valid: the run failed with ")
+        assert "The experiment's own value is model.units=64." in str(found)
+    else:
+        assert found is None

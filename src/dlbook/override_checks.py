@@ -149,7 +149,7 @@ def blame_overrides(error: BaseException, run_dir: Any) -> ConfigError | None:
     Only the job's own ``key=value`` overrides count (config groups, Hydra's settings, and keys with a
     check of their own are not candidates); with none of them, ``error`` is left as it is.
     """
-    if not isinstance(error, Exception):
+    if not _from_a_value(error):
         return None
     try:
         from hydra.core.hydra_config import HydraConfig
@@ -222,6 +222,21 @@ def _own_values(hydra_cfg, suspects: list, groups: set[str]) -> str:
 def _is_group_override(group: str, hydra_cfg) -> bool:
     """Whether the command line chose ``group`` (the others come from the experiment's defaults)."""
     return any(line.lstrip("+").split("=", 1)[0] == group for line in hydra_cfg.overrides.task)
+
+
+# Errors that a wrong value makes Python, Keras or TensorFlow raise. Others (a RuntimeError of a library,
+# an OSError, a scheduler's exception raised from its signal handler) say nothing about the command line.
+_VALUE_ERRORS = (ValueError, TypeError, LookupError, AttributeError, ImportError, ArithmeticError)
+_VALUE_ERROR_NAMES = {"InvalidArgumentError", "UnimplementedError"}  # TensorFlow's, without importing it
+
+
+def _from_a_value(error: BaseException) -> bool:
+    """Whether ``error`` (or, for Hydra's InstantiationException, its cause) is what a wrong value raises."""
+    if type(error).__name__ == "InstantiationException":
+        if error.__cause__ is None:
+            return True  # Hydra's own: the target cannot be found or is not callable
+        error = error.__cause__
+    return isinstance(error, _VALUE_ERRORS) or type(error).__name__ in _VALUE_ERROR_NAMES
 
 
 def _log_to_file(error: BaseException) -> None:
