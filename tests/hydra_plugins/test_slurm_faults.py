@@ -99,6 +99,14 @@ def slurm(tmp_path_factory) -> dict:
     else:
         pytest.fail(f"the test cluster's node never became idle; slurmd.log: {(folder / 'slurmd.log').read_text()}")
     yield environment
+    # Jobs first (a job left running would keep its step daemon after the cluster stops), then the daemons.
+    subprocess.run(["scancel", "--partition=debug"], env=environment, timeout=60)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        listed = subprocess.run(["squeue", "-h"], env=environment, capture_output=True, text=True).stdout
+        if not listed.strip():
+            break
+        time.sleep(1)
     subprocess.run(["scontrol", "shutdown"], env=environment, timeout=60)
 
 
