@@ -25,9 +25,14 @@ from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
-from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
-from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from omegaconf import OmegaConf
+
+# Modules, not classes, so that Hydra's plugin scan of this module finds dlbook's launcher only.
+try:
+    from hydra_plugins.hydra_submitit_launcher import config as submitit_config
+    from hydra_plugins.hydra_submitit_launcher import submitit_launcher
+except ImportError:  # no slurm extra: Hydra scans this module at every start and must find nothing, not fail
+    submitit_config = submitit_launcher = None
 
 log = logging.getLogger("dlbook")
 
@@ -55,7 +60,7 @@ class JobEndedWithoutResult(RuntimeError):
     """A SLURM job ended (cancelled, time limit, node failure) without handing back its result."""
 
 
-class DlbookSlurmLauncher(SlurmLauncher):
+class DlbookSlurmLauncher(submitit_launcher.SlurmLauncher if submitit_launcher else object):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Submit the jobs as one array, as hydra-submitit-launcher does; wait for each with :func:`_wait`."""
         import submitit
@@ -66,7 +71,7 @@ class DlbookSlurmLauncher(SlurmLauncher):
         if "max_num_timeout" in params:
             init_params[f"{self._EXECUTOR}_max_num_timeout"] = params["max_num_timeout"]
         executor = submitit.AutoExecutor(cluster=self._EXECUTOR, **init_params)
-        known = set(OmegaConf.structured(BaseQueueConf).keys())
+        known = set(OmegaConf.structured(submitit_config.BaseQueueConf).keys())
         executor.update_parameters(
             **{
                 (key if key in known else f"{self._EXECUTOR}_{key}"): value
