@@ -46,6 +46,7 @@ def test_a_value_of_the_wrong_kind_is_named_with_the_experiments_own_value(key, 
         ("model.activation", None, "relu"),  # null: Keras' "none" for many arguments
         ("model.dropout", 0.5, None),  # the experiment sets nothing: anything may go there
         ("optimizer._target_", "keras.optimizers.Adam", "keras.optimizers.RMSprop"),
+        ("model.units", "${dataset.classes}", 64),  # an interpolation: known once resolved
     ],
 )
 def test_a_value_of_the_right_kind_passes(key, value, own):
@@ -61,6 +62,11 @@ def test_a_value_of_the_right_kind_passes(key, value, own):
         (["callbacks=[1,2]"], ["callbacks=[1,2] is not valid", "config group"]),
         (["model.units=abc"], ["model.units=abc is not valid", "model.units=64"]),
         (["-m", "model.units=8,abc"], ["model.units=abc is not valid", "expected an integer"]),
+        # The experiment's own value is an interpolation (filters: ${filters}): compared once resolved.
+        (
+            ["experiment=residual_block", "model.layers.conv_2.filters=1e30"],
+            ["model.layers.conv_2.filters=1e+30 is not valid", "model.layers.conv_2.filters=32"],
+        ),
     ],
 )
 def test_wrong_kinds_are_refused_before_anything_runs(arguments, parts):

@@ -55,6 +55,8 @@ def _class_path(value: Any) -> bool:
 
 def value_problem(key: str, value: Any, own: Any) -> str | None:
     """Why ``value`` cannot stand where the experiment has ``own`` for ``key`` (None when it can)."""
+    if isinstance(value, str) and "${" in value:
+        return None  # an interpolation typed on the command line: its value is known only once resolved
     if key.rpartition(".")[2] == "_target_":
         if not _class_path(value):
             return f"expected the dotted path of a class or function, e.g. {key}={own}"
@@ -109,13 +111,16 @@ def override_problem(compose, cfg, parsed: list, groups: set[str]) -> str | None
         return None
     kept = [item.input_line for item in parsed if item not in plain]
     try:
-        reference = OmegaConf.to_container(compose(kept), resolve=False)
+        composed = compose(kept)
+        reference = OmegaConf.to_container(composed, resolve=False)
     except Exception:  # noqa: BLE001 - without the experiment's own config there is nothing to compare with
         return None
     for item in plain:
         own = _select(reference, item.key_or_group)
-        if own is _ABSENT or (isinstance(own, str) and "${" in own):
-            continue  # a new key (+key=...) or an interpolation: nothing to compare with
+        if isinstance(own, str) and "${" in own:
+            own = _resolved(composed, item.key_or_group)  # e.g. filters: ${filters}, the experiment's number
+        if own is _ABSENT:
+            continue  # a new key (+key=...), or a value known only in the run: nothing to compare with
         values = list(item.sweep_iterator()) if item.is_sweep_override() else [item.value()]
         for value in values:
             problem = value_problem(item.key_or_group, value, own)
@@ -248,6 +253,19 @@ def _log_to_file(error: BaseException) -> None:
     for handler in logging.getLogger().handlers + log.handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
+
+
+def _resolved(cfg, key: str) -> Any:
+    """The value of ``key`` with its interpolations resolved, or _ABSENT where they need the running job."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    try:
+        value = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+    except Exception:  # noqa: BLE001 - ${hydra:...} and the like resolve only inside the run
+        return _ABSENT
+    if isinstance(value, (DictConfig, ListConfig)):
+        return _ABSENT
+    return value
 
 
 def _select(tree: Any, key: str) -> Any:
