@@ -121,7 +121,10 @@ def override_problem(compose, cfg, parsed: list, groups: set[str]) -> str | None
             own = _resolved(composed, item.key_or_group)  # e.g. filters: ${filters}, the experiment's number
         if own is _ABSENT:
             continue  # a new key (+key=...), or a value known only in the run: nothing to compare with
-        values = list(item.sweep_iterator()) if item.is_sweep_override() else [item.value()]
+        try:
+            values = list(item.sweep_iterator()) if item.is_sweep_override() else [item.value()]
+        except Exception:  # noqa: BLE001 - an interval (Optuna's search space) has no values to list
+            continue
         for value in values:
             problem = value_problem(item.key_or_group, value, own)
             if problem:
@@ -203,7 +206,7 @@ def blame_overrides(error: BaseException, run_dir: Any) -> ConfigError | None:
 
 
 def _own_values(hydra_cfg, suspects: list, groups: set[str]) -> str:
-    """ "The experiment's own values (valid examples): key=value, ... " for the suspects, or "" if unknown."""
+    """A sentence with the experiment's own values of the suspects (valid examples), or "" if unknown."""
     from omegaconf import OmegaConf
 
     try:
