@@ -42,6 +42,7 @@ bench: $(STAMP) ## Benchmarks (minutes): writes bench/results/*.json and bench/r
 	$(BIN)/python bench/speed_features.py
 	$(BIN)/python bench/sweep_throughput.py
 	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/bad_values.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/backends.py

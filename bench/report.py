@@ -153,8 +153,27 @@ def soak_line(result: dict) -> str:
     )
 
 
+def bad_values_line(result: dict) -> str:
+    """bad_values.json in one sentence: values tried, how they ended, the findings."""
+    findings = result.get("findings") or []
+    shown = "; ".join(
+        f"{item['experiment']} {item['override']}: {', '.join(item['problems'])}" for item in findings[:5]
+    )
+    return (
+        f"{result.get('values_tried')} wrong values (seed {result.get('seed')}) for the keys of "
+        f"{len(result.get('experiments', []))} experiments in {number(result.get('seconds'))} s: "
+        f"{result.get('accepted_exit_0')} usable (exit 0), {result.get('refused_exit_2')} refused in one paragraph "
+        f"(exit 2), {result.get('tracebacks')} tracebacks, {result.get('completed_although_failed')} runs marked "
+        f"completed although the command failed{'; ' + shown if shown else ''}"
+    )
+
+
 # Benchmarks whose JSON reads best as one sentence rather than a row per key.
-ONE_LINE: dict[str, Callable[[dict], str]] = {"gpu_sweep": gpu_sweep_line, "soak": soak_line}
+ONE_LINE: dict[str, Callable[[dict], str]] = {
+    "gpu_sweep": gpu_sweep_line,
+    "soak": soak_line,
+    "bad_values": bad_values_line,
+}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -178,9 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     if command == "train":
         from dlbook.errors import DlbookError
         from dlbook.resume import resume_arguments
+        from dlbook.run_lock import hold_resumed
 
         try:
             rest = resume_arguments(rest)  # resume=<dir>: the run's (or sweep's) own overrides, in its directory
+            hold_resumed(rest)  # one process at a time in that directory, from before Hydra writes in it
         except DlbookError as error:
             print(f"dlbook: error: {error}", file=sys.stderr)
             return 2

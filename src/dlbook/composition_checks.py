@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dlbook.override_checks import group_problem, override_problem
+
 # Hydra's message when an override names a key the config does not have.
 _UNKNOWN_KEY = re.compile(r"Could not override '([^']+)'")
 
@@ -73,9 +75,22 @@ def _check(command: str, config_name: str, overrides: list[str], multirun: bool)
             cfg = compose(overrides)
         except CompactHydraException as error:
             return _explain(error, command, overrides, compose)
+        except (ValueError, TypeError):  # a config group given a number, a mapping, true...
+            return group_problem(hydra.config_loader, _parse(overrides))
         if multirun:
-            return _unknown_sweep_key(cfg, command, overrides)
-        return _earlier_run_in_run_dir(cfg, overrides)
+            return _unknown_sweep_key(cfg, command, overrides) or _wrong_kind(cfg, compose, overrides)
+        return _wrong_kind(cfg, compose, overrides) or _earlier_run_in_run_dir(cfg, overrides)
+
+
+def _wrong_kind(cfg, compose, overrides: list[str]) -> str | None:
+    """A ``key=value`` whose value is not of the kind of the experiment's own value (dlbook.override_checks)."""
+    from omegaconf import OmegaConf
+
+    groups = set(OmegaConf.to_container(cfg.hydra.runtime.choices, resolve=False))
+    parsed = _parse(overrides)
+    if any(item.is_sweep_override() and item.key_or_group in groups for item in parsed):
+        return None  # jobs of different experiments: a key's own value differs from job to job
+    return override_problem(compose, cfg, parsed, groups)
 
 
 def _explain(error: Exception, command: str, overrides: list[str], compose) -> str:

@@ -71,6 +71,11 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "tags=[baseline,lr-study]",
     ),
     "seed": (_is_int, "an integer", "seed=0"),
+    "objective": (
+        lambda v: v is None or (isinstance(v, str) and bool(v)),
+        "null (the experiment's reference metric) or the dotted name of a metric in metrics.json",
+        "objective=test.mae",
+    ),
     "deterministic": (lambda v: isinstance(v, bool), "true or false", "deterministic=true"),
     "trainer.epochs": (_positive_int, "a positive integer (epochs of the main fit)", "trainer.epochs=20"),
     "trainer.batch_size": (_positive_int, "a positive integer", "trainer.batch_size=512"),

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dlbook import run_lock
 from dlbook.errors import DlbookError
 
 STATUS_FILE = "status.json"
@@ -97,6 +98,7 @@ class RunDirectory:
         self.started = _now()
         running = {"status": "running", "experiment": experiment, "started": self.started, "pid": os.getpid()}
         if resume and status_file.exists():
+            run_lock.hold(self.path)  # refuses a resume while another process still works in the run
             earlier = read_json(status_file)
             if earlier.get("status") == "completed":
                 raise DlbookError(
@@ -119,6 +121,7 @@ class RunDirectory:
             ) from None
         finally:
             temporary.unlink(missing_ok=True)
+        run_lock.hold(self.path)  # the run's own lock, so that a resume started meanwhile is refused
 
     def complete(self, experiment: str, metrics: dict[str, Any]) -> None:
         """Write metrics.json, mark the run completed, and drop the backups kept for resuming it."""
@@ -146,6 +149,7 @@ class RunDirectory:
             earlier = read_json(status_file)
             status.update({key: earlier[key] for key in ("first_started", "resumed", "tags") if key in earlier})
         write_json(status_file, status)
+        run_lock.release(self.path)  # the run has ended (completed, failed, interrupted or pruned)
 
     def fail(self, experiment: str, error: BaseException) -> None:
         details = {

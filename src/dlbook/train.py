@@ -15,6 +15,7 @@ from dlbook.datasets.limits import example_limit, limited_to
 from dlbook.errors import DlbookError, exit_for_user_error, find_user_error
 from dlbook.faults import exit_code, explain_exhaustion, graceful_interrupts, interrupt_signal
 from dlbook.loggers import check_loggers, end_loggers, finish_loggers, start_loggers
+from dlbook.override_checks import blame_overrides
 from dlbook.plots import plot_curves
 from dlbook.pruning import find_pruned
 from dlbook.reference import judge, lookup, not_comparable_reason
@@ -90,6 +91,8 @@ def _train(cfg: DictConfig) -> float | None:
         metrics["reference"] = judge(metrics, OmegaConf.to_container(cfg.reference) if cfg.reference else None, reason)
         run.write_history(trainer.history_rows)
         plot_curves(trainer.history_rows, run.file("curves.png"), cfg.name)
+        objective = cfg.objective or (cfg.reference.metric if cfg.reference else None)
+        value = lookup(metrics, objective) if objective else None  # before `completed`: a failure here fails the run
         run.complete(cfg.name, metrics)
         finish_loggers(cfg, run.path, metrics)  # TensorBoard HParams, MLflow; a failure there only logs a warning
     except BaseException as error:
@@ -112,7 +115,12 @@ def _train(cfg: DictConfig) -> float | None:
             if not _in_multirun():
                 raise SystemExit(exit_code(signal_name)) from None
             raise
-        problem = explain_exhaustion(error, str(run.path)) or find_user_error(error) or error
+        problem = (
+            explain_exhaustion(error, str(run.path))
+            or find_user_error(error)
+            or blame_overrides(error, display_path(run.path))  # a bad key=value Keras refused: name it
+            or error
+        )
         run.fail(cfg.name, problem)
         log.error("%s failed: %s: %s", cfg.name, type(problem).__name__, problem)
         exit_for_user_error(problem)
@@ -120,8 +128,7 @@ def _train(cfg: DictConfig) -> float | None:
     debug = OmegaConf.select(cfg, "trainer.max_steps") is not None
     backend_line = f"{backend_used['name']} {backend_used['version']} on {', '.join(backend_used['devices'])}"
     print(run_report(_title(cfg), metrics, display_path(cfg.paths.run_dir), debug, backend_line), flush=True)
-    objective = cfg.objective or (cfg.reference.metric if cfg.reference else None)
-    return lookup(metrics, objective) if objective else None
+    return value
 
 
 def save_model(model, path: Path) -> None:

@@ -65,3 +65,34 @@ def test_ray_preset_composes(tmp_path):
     assert launcher["_target_"].endswith("RayLauncher")
     assert launcher["ray"]["init"]["address"] is None
     assert launcher["ray"]["remote"] == {"num_gpus": 1, "num_cpus": 2, "max_calls": 1}
+
+
+WITHOUT_SUBMITIT = """
+import importlib.abc, sys, warnings
+class Missing(importlib.abc.MetaPathFinder):  # as if the slurm extra were not installed
+    def find_spec(self, name, path, target=None):
+        if name.startswith(("hydra_plugins.hydra_submitit_launcher", "submitit")):
+            raise ImportError(name)
+sys.meta_path.insert(0, Missing())
+warnings.simplefilter("always")
+from hydra.core.plugins import Plugins
+from hydra.plugins.launcher import Launcher
+print(sorted(plugin.__name__ for plugin in Plugins.instance().discover(Launcher)))
+"""
+
+
+def test_without_the_slurm_extra_the_plugin_scan_finds_dlbooks_launcher_and_warns_of_nothing():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", WITHOUT_SUBMITIT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "DlbookLauncher" in done.stdout and "DlbookSlurmLauncher" not in done.stdout
+    assert "dlbook_launcher" not in done.stderr  # Hydra warns about a plugin module that fails to import
+
+
+@needs_submitit
+def test_the_slurm_preset_uses_dlbooks_slurm_launcher():
+    cfg = compose_train_config("hydra/launcher=slurm")
+    assert cfg.hydra.launcher._target_ == "hydra_plugins.dlbook_launcher.slurm.DlbookSlurmLauncher"
+    assert cfg.hydra.launcher.signal_delay_s == 120

@@ -141,3 +141,79 @@ def test_dlbook_sweep_on_two_cpu_workers_with_a_failing_job(tmp_path):
     with open(jobs[0].parent / "summary.csv", newline="") as file:
         rows = {row["model.units"]: row for row in csv.DictReader(file)}
     assert rows["8"]["status"] == "completed" and rows["-1"]["status"] == "failed"
+
+
+def _process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a process from /proc, or None when it no longer exists."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            state = _process_state(int(entry.name))
+            if state is not None and state[1] == pid and state[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    state = _process_state(pid)
+    return state is not None and state[0] != "Z"  # a zombie has ended; only its exit status is left
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from Linux's /proc")
+def test_a_killed_sweep_leaves_no_job_running_and_resumes_once_at_a_time(tmp_path):
+    import os
+    import time
+
+    from cli_runner import DLBOOK
+
+    environment = dict(os.environ, KERAS_HOME=str(tmp_path / "keras_home"), TF_CPP_MIN_LOG_LEVEL="2")
+    sweep = subprocess.Popen(
+        # 30 short epochs per fit: jobs long enough for a job left running to be seen.
+        [*DLBOOK, "train", "-m", "debug=fast", "trainer.max_epochs=30", "seed=1,2", "hydra.launcher.cpu_workers=2"]
+        + ["hydra.sweep.dir=sweep"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    statuses = [tmp_path / "sweep" / job / "status.json" for job in ("0", "1")]
+    deadline = time.time() + 240
+    while time.time() < deadline and sweep.poll() is None and not all(status.exists() for status in statuses):
+        time.sleep(0.05)
+    jobs = _children(sweep.pid)
+    assert sweep.poll() is None and len(jobs) == 2, "both jobs should be running"
+    sweep.kill()  # SIGKILL: the sweep's process gets no chance to stop its jobs itself
+    sweep.wait()
+    deadline = time.time() + 10  # SIGTERM at once, SIGKILL after the jobs' grace of a few seconds
+    while time.time() < deadline and any(_alive(job) for job in jobs):
+        time.sleep(0.1)
+    assert [job for job in jobs if _alive(job)] == []
+    assert {read(status)["status"] for status in statuses} <= {"running", "interrupted"}
+
+    # Two resumes at once: the second is refused while the first works in the sweep.
+    first = subprocess.Popen(
+        [*DLBOOK, "train", "-m", "resume=sweep"], cwd=tmp_path, env=environment, stderr=subprocess.PIPE, text=True
+    )
+    lock = tmp_path / "sweep" / ".dlbook.lock"
+    deadline = time.time() + 60
+    while time.time() < deadline and first.poll() is None and lock.read_text().strip() != str(first.pid):
+        time.sleep(0.05)
+    second = run_dlbook("train", "-m", "resume=sweep", cwd=tmp_path, timeout=300)
+    assert second.returncode == 2
+    assert second.stderr.startswith("dlbook: error: resume=sweep is not valid now: another dlbook process ")
+    assert f"(kill {first.pid})" in second.stderr and "Traceback" not in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+
+    _, errors = first.communicate(timeout=300)
+    assert first.returncode == 0, errors
+    assert [read(status)["status"] for status in statuses] == ["completed", "completed"]
+    assert (tmp_path / "sweep" / "summary.csv").exists()

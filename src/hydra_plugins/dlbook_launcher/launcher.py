@@ -33,8 +33,10 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from dlbook.run_lock import DirectoryBusy, hold
 from dlbook.runs import display_path, run_status
 from hydra_plugins.dlbook_launcher.slots import Slot, plan_slots
+from hydra_plugins.dlbook_launcher.worker import PARENT_VARIABLE
 
 log = logging.getLogger("dlbook")
 
@@ -87,6 +89,11 @@ class DlbookLauncher(Launcher):
         slots = plan_slots(**self.settings)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:  # held until this process ends: a resume of this sweep meanwhile is refused
+            resuming = OmegaConf.select(self.config, "resume", default=None) is not None
+            hold(sweep_dir, "sweep", "resume" if resuming else "hydra.sweep.dir")
+        except DirectoryBusy as error:
+            _refuse(str(error), code=2)
         where = ", ".join(slot.label for slot in slots)
         log.info("Launching %d jobs, %d at a time (%s)", len(job_overrides), len(slots), where)
         free: queue.Queue[Slot] = queue.Queue()
@@ -176,7 +183,12 @@ class DlbookLauncher(Launcher):
             )
         )
         result_file.unlink(missing_ok=True)
-        environment = {**os.environ, **slot.env, "DLBOOK_LAUNCHER_SLOT": slot.label}
+        environment = {
+            **os.environ,
+            **slot.env,
+            "DLBOOK_LAUNCHER_SLOT": slot.label,
+            PARENT_VARIABLE: str(os.getpid()),  # the job stops when this process dies (worker.stop_with_parent)
+        }
         command = [sys.executable, "-m", "hydra_plugins.dlbook_launcher.worker", str(job_file), str(result_file)]
         with open(job_dir / OUTPUT_LOG, "ab") as output:
             process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
