@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import read, run_dirs, run_dlbook
+from fake_images import write_split_tree
 from fake_text import write_jena_csv
 from fakes import write_imdb_npz
 
@@ -80,17 +81,28 @@ def test_imdb_multi_hot_batches_without_tensorflow_are_the_tf_data_ones(tmp_path
     assert read(run / "status.json")["status"] == "completed"
 
 
-def test_a_tf_data_pipeline_without_tensorflow_says_what_to_install(tmp_path):
+def test_jena_windows_without_tensorflow_train_and_beat_nothing_less_than_a_finite_loss(tmp_path):
     data = write_jena_csv(tmp_path / "jena.csv", rows=12_000)
     small = ["++dataset.lookback=480", "++dataset.step=6", "++dataset.delay=24", "++dataset.train_rows=[0,6000]"]
     small += ["++dataset.validation_rows=[6001,9000]", "++dataset.test_rows=[9001,null]"]
-    small += ["++dataset.normalize_rows=6000"]
-    arguments = ["experiment=jena_dense", f"dataset.path={data}", "backend=jax", "debug=fast", *small]
+    small += ["++dataset.normalize_rows=6000", "trainer.steps_per_epoch=10", "trainer.epochs=2"]
+    arguments = ["experiment=jena_gru", f"dataset.path={data}", "backend=jax", *small]
     result = run_dlbook("train", *arguments, cwd=tmp_path, env=_without_tensorflow())
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path / "outputs", "jena_gru")
+    metrics = read(run / "metrics.json")
+    assert read(run / "status.json")["status"] == "completed"
+    assert 0 < metrics["val"]["loss"] < 1.5  # normalised MAE: a model predicting the mean scores about 0.8
+
+
+def test_an_image_pipeline_without_tensorflow_says_what_to_install(tmp_path):
+    images = write_split_tree(tmp_path / "images", per_class_per_split=2)
+    arguments = ["experiment=cats_vs_dogs_scratch", f"dataset.path={images}", "backend=jax", "debug=fast"]
+    result = run_dlbook("train", *arguments, "++dataset.image_size=[48,48]", cwd=tmp_path, env=_without_tensorflow())
     assert result.returncode == 2, result.stderr[-3000:]
     assert "written with tf.data" in result.stderr and "pip install tensorflow" in result.stderr
     assert "Traceback" not in result.stderr
-    (run,) = run_dirs(tmp_path / "outputs", "jena_dense")
+    (run,) = run_dirs(tmp_path / "outputs", "cats_vs_dogs_scratch")
     assert read(run / "status.json")["status"] == "failed"
 
 

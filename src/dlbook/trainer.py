@@ -21,7 +21,6 @@ from dlbook.backup import FitBackup, backup_callbacks
 from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
 from dlbook.datasets.pipeline import to_tf_dataset
-from dlbook.errors import DlbookError
 from dlbook.faults import nan_guard
 from dlbook.kernels import log_kernels
 from dlbook.loggers import logger_callbacks
@@ -241,29 +240,18 @@ def pipeline(
     repeat: bool = False,
 ):
     """The tf.data pipeline over ``examples``: the dataset's own (images) or the array pipeline; without
-    TensorFlow, the array datasets' NumPy batches (``dlbook.datasets.array_batches``).
+    TensorFlow, NumPy batches of the arrays or of Jena's windows (``dlbook.datasets.array_batches``).
 
     ``training`` switches augmentation on; ``repeat`` loops the data (for ``trainer.steps_per_epoch``,
     as the book's endless generators did); the trainer's ``max_steps`` caps the batches.
     """
-    if data.make_pipeline is None and not tensorflow_available():
-        from dlbook.datasets.array_batches import array_batches
+    if not tensorflow_available():
+        from dlbook.datasets.array_batches import numpy_batches
 
-        return array_batches(
-            examples,
-            batch_size,
-            seed=seed if shuffle else None,
-            encode=data.encode,
-            max_batches=settings.max_steps,
-            endless=repeat,
+        return numpy_batches(
+            examples, data, batch_size, seed=seed if shuffle else None, max_batches=settings.max_steps, endless=repeat
         )
     if data.make_pipeline is not None:
-        if not tensorflow_available():
-            raise DlbookError(
-                "This dataset's input pipeline is written with tf.data (images, time-series windows), and "
-                "TensorFlow is not installed. Install it (pip install tensorflow) to train on this dataset; "
-                "array datasets (MNIST, IMDB, Reuters, Boston, your own .npz) run without it."
-            )
         dataset = data.make_pipeline(examples, batch_size, shuffle=shuffle, seed=seed, training=training)
     else:
         dataset = to_tf_dataset(

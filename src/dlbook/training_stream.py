@@ -64,7 +64,7 @@ class TrainingStream:
 
     def dataset(self, epochs_done: int, phase: str):
         """The fit's training dataset, continuing after ``epochs_done`` epochs."""
-        if self.data.make_pipeline is None and not tensorflow_available():
+        if not tensorflow_available():
             return self._array_batches(epochs_done)
         import tensorflow as tf
 
@@ -102,20 +102,20 @@ class TrainingStream:
 
     def _array_batches(self, epochs_done: int):
         """The same stream from NumPy batches (no TensorFlow installed): ``dlbook.datasets.array_batches``."""
-        from dlbook.datasets.array_batches import array_batches
+        from dlbook.datasets.array_batches import numpy_batches
 
-        arguments = {"seed": self.seed, "encode": self.data.encode}
         if self.mode == "endless":
-            return array_batches(
-                self.train, self.batch_size, start=self.position(epochs_done), endless=True, **arguments
+            return numpy_batches(
+                self.train, self.data, self.batch_size, seed=self.seed, start=self.position(epochs_done), endless=True
             )
         self.host_pass = epochs_done
-        return array_batches(
+        return numpy_batches(
             self.train,
+            self.data,
             self.batch_size,
+            seed=self.seed,
             pass_number=lambda: self.host_pass,
             max_batches=self.settings.max_steps,
-            **arguments,
         )
 
     def callback(self):

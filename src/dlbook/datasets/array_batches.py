@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dlbook.datasets.examples import Examples, RaggedSequences
-from dlbook.errors import ConfigError
+from dlbook.errors import ConfigError, DlbookError
 
 
 def numpy_encoder(encode: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
@@ -61,8 +61,6 @@ def array_batches(
     endless: bool = False,
 ):
     """A ``keras.utils.PyDataset`` of ``(inputs, targets)`` batches over ``examples`` (see the module's doc)."""
-    import keras
-
     encode_numpy = numpy_encoder(encode)
     if isinstance(examples.features, RaggedSequences) and encode_numpy is None:
         raise ConfigError(
@@ -70,22 +68,61 @@ def array_batches(
             "TensorFlow is not installed. Install it (pip install tensorflow), or give the sequences a fixed "
             "length (e.g. dataset.maxlen) or an encoding (dataset.vectorize=multi_hot)."
         )
-    size = len(examples)
-    per_pass = math.ceil(size / batch_size)
-    if max_batches is not None and not endless:
-        per_pass = min(per_pass, int(max_batches))
 
-    class ArrayBatches(keras.utils.PyDataset):
+    def make_batch(indices: np.ndarray):
+        features = _gather(examples.features, indices)
+        if encode_numpy is not None:
+            features = encode_numpy(features)
+        return features, _gather(examples.targets, indices)
+
+    return index_batches(
+        len(examples),
+        batch_size,
+        make_batch,
+        seed=seed,
+        max_batches=max_batches,
+        pass_number=pass_number,
+        start=start,
+        endless=endless,
+    )
+
+
+def index_batches(
+    size: int,
+    batch_size: int,
+    make_batch: Callable[[np.ndarray], Any],
+    *,
+    seed: int | None = None,
+    max_batches: int | None = None,
+    pass_number: Callable[[], int] | None = None,
+    start: int = 0,
+    endless: bool = False,
+):
+    """A ``keras.utils.PyDataset`` whose batch is ``make_batch(indices)`` for the batch's example indices.
+
+    The order of the indices follows the module's rules (a pure function of ``seed`` and the pass). Without
+    ``pass_number`` a finite dataset counts its own passes (Keras calls ``on_epoch_end`` after each epoch).
+    """
+    import keras
+
+    per_pass = math.ceil(size / batch_size)
+    length = per_pass if max_batches is None or endless else min(per_pass, int(max_batches))
+
+    class IndexBatches(keras.utils.PyDataset):
         def __init__(self) -> None:
             super().__init__(workers=1, use_multiprocessing=False)
             self._orders: dict[int, np.ndarray] = {}
+            self.passes_done = 0
 
         @property
         def num_batches(self):
-            return None if endless else per_pass
+            return None if endless else length
 
         def __len__(self) -> int:
-            return per_pass
+            return length
+
+        def on_epoch_end(self) -> None:
+            self.passes_done += 1
 
         def _order(self, number: int) -> np.ndarray:
             if seed is None:
@@ -96,13 +133,26 @@ def array_batches(
 
         def __getitem__(self, index: int):
             if endless:
-                number, within = divmod(start + int(index), math.ceil(size / batch_size))
+                number, within = divmod(start + int(index), per_pass)
             else:
-                number, within = (pass_number() if pass_number is not None else 0), int(index)
-            indices = self._order(number)[within * batch_size : (within + 1) * batch_size]
-            features = _gather(examples.features, indices)
-            if encode_numpy is not None:
-                features = encode_numpy(features)
-            return features, _gather(examples.targets, indices)
+                number = pass_number() if pass_number is not None else self.passes_done
+                within = int(index)
+            return make_batch(self._order(number)[within * batch_size : (within + 1) * batch_size])
 
-    return ArrayBatches()
+    return IndexBatches()
+
+
+def numpy_batches(examples: Examples, data, batch_size: int, **options):
+    """The NumPy batches of ``examples`` for ``data`` (a DataSplits): the array datasets' gather, or the
+    dataset's own ``make_pipeline.numpy_batch`` (Jena's windows); a DlbookError for a tf.data-only pipeline.
+    ``options`` are :func:`index_batches`' (seed, max_batches, pass_number, start, endless)."""
+    if data.make_pipeline is None:
+        return array_batches(examples, batch_size, encode=data.encode, **options)
+    numpy_batch = getattr(data.make_pipeline, "numpy_batch", None)
+    if numpy_batch is None:
+        raise DlbookError(
+            "This dataset's input pipeline is written with tf.data (images: decoding, resizing and augmentation), "
+            "and TensorFlow is not installed. Install it (pip install tensorflow) to train on this dataset; array "
+            "datasets (MNIST, IMDB, Reuters, Boston, your own .npz) and the Jena windows run without it."
+        )
+    return index_batches(len(examples), batch_size, numpy_batch(examples), **options)

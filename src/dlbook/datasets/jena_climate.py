@@ -301,6 +301,22 @@ class WindowPipeline:
             targets = tf.constant(examples.targets)
         return self._tensor, end_rows, targets
 
+    def numpy_batch(self, examples: Examples):
+        """The same windows made with NumPy, for the input path without TensorFlow: a function of a batch's
+        example indices returning ``(windows, targets)``."""
+        end_rows = np.asarray(examples.features, dtype=np.int64)
+        targets = np.asarray(examples.targets)
+        timesteps = np.arange(self.window.timesteps)
+        lookback, step, rows_per_phase = self.window.lookback, self.window.step, self.rows_per_phase
+
+        def make_batch(indices: np.ndarray):
+            start = end_rows[indices] - lookback
+            first = (start % step) * rows_per_phase + start // step
+            windows = self.by_phase[first[:, None] + timesteps]
+            return (windows[:, ::-1] if self.reverse else windows), targets[indices]
+
+        return make_batch
+
     def __call__(self, examples: Examples, batch_size: int, *, shuffle: bool, seed: int | None = None, training=False):
         import tensorflow as tf
 
