@@ -6,7 +6,6 @@ Everything after the sub-command goes to Hydra unchanged (-m, --cfg job, --help,
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -184,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         except DlbookError as error:
             print(f"dlbook: error: {error}", file=sys.stderr)
             return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from dlbook.quiet import quiet_environment
+
+    quiet_environment(rest)  # before TensorFlow is imported here or in the launcher's job processes
     run_hydra(command, rest)
     return 0
 
