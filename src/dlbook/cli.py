@@ -6,6 +6,7 @@ Everything after the sub-command goes to Hydra unchanged (-m, --cfg job, --help,
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -118,6 +119,20 @@ def summarize_command(arguments: list[str]) -> int:
     return 0
 
 
+def user_config_problem() -> str | None:
+    """An error message when ``DLBOOK_CONFIG_PATH`` names a folder that does not exist (Hydra would ignore it)."""
+    from hydra_plugins.dlbook_experiments.experiment_searchpath import USER_CONFIG_VARIABLE, user_config_dirs
+
+    for folder in user_config_dirs():
+        if not folder.is_dir():
+            return (
+                f"{USER_CONFIG_VARIABLE}={os.environ[USER_CONFIG_VARIABLE]} is not valid: {folder} is not a folder. "
+                "Give the folders (separated by ':') that hold your own configs, e.g. a folder with "
+                "experiment/my_experiment.yaml, or unset it."
+            )
+    return None
+
+
 def run_hydra(command: str, arguments: list[str]) -> None:
     """Hand the arguments to Hydra with the primary config `<command>.yaml` from dlbook's conf/."""
     import hydra
@@ -175,9 +190,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dlbook: error: {problem}", file=sys.stderr)
             return 2
     if command == "train":
+        from dlbook.adhoc import with_custom_base
         from dlbook.errors import DlbookError
         from dlbook.resume import resume_arguments
 
+        problem = user_config_problem()
+        if problem:
+            print(f"dlbook: error: {problem}", file=sys.stderr)
+            return 2
+        rest = with_custom_base(rest)  # dataset=/model= without experiment=: experiment=custom (dlbook.adhoc)
         try:
             rest = resume_arguments(rest)  # resume=<dir>: the run's (or sweep's) own overrides, in its directory
         except DlbookError as error:
