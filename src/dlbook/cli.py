@@ -171,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     if arguments[0] in ("-V", "--version"):
         print(f"dlbook {__version__}")
         return 0
+    from dlbook.completion import completion_command, completion_request
+
+    if completion_request(arguments[:1] + arguments[1:2]) or completion_request(arguments[1:3]):
+        # dlbook [command] -sc install=bash: tab completion of every sub-command (dlbook.completion)
+        return completion_command(arguments, list(COMMANDS), run_hydra)
     command, rest = arguments[0], arguments[1:]
     if command not in COMMANDS:
         print(
