@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
 from cli_runner import DLBOOK
 
 from dlbook.quiet import filtered_stderr, is_noise, quiet_environment, verbose_requested
@@ -49,8 +50,12 @@ def test_dlbook_train_prints_none_of_tensorflows_start_up_notices(tmp_path):
     assert "Run directory:" in result.stdout  # dlbook's own lines are still there
 
 
-def test_dlbook_verbose_shows_everything(tmp_path):
-    result = _train(tmp_path, DLBOOK_VERBOSE="1")
+@pytest.mark.parametrize("switch", ["DLBOOK_VERBOSE=1", "hydra.verbose=true"])
+def test_dlbook_verbose_shows_everything(tmp_path, switch):
+    if switch.startswith("DLBOOK_VERBOSE"):
+        result = _train(tmp_path, DLBOOK_VERBOSE="1")
+    else:
+        result = _train(tmp_path, switch)
     assert result.returncode == 0, result.stderr[-3000:]
     # absl writes this line whatever TF_CPP_MIN_LOG_LEVEL is: the native output reached the terminal unfiltered.
     assert "absl::InitializeLog" in result.stderr

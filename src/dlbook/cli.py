@@ -48,6 +48,7 @@ def overview() -> str:
         "  dlbook train                                   # Boston housing (3.7), offline, on bundled data",
         "  dlbook train experiment=imdb trainer.epochs=8",
         "  dlbook train -m experiment=imdb model.units=16,32,64 seed=0,1,2",
+        "  dlbook train dataset=named_arrays dataset.path=my.npz model=...   # your own data: experiment=custom",
         "  dlbook train --help                            # config groups and the composed config",
         "  dlbook evaluate run=outputs/imdb/2026-11-26_16-02-11_123456",
         "  dlbook visualize run=outputs/cats_vs_dogs_augmented/<timestamp> method=activations",
