@@ -82,7 +82,11 @@ def filtered_stderr() -> Iterator[None]:
         yield
         return
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (a daemon, a closed stderr): nothing to filter
+        yield
+        return
     # A file, not a pipe: nothing has to read while TensorFlow writes, so no write can block.
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
