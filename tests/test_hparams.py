@@ -47,8 +47,14 @@ def test_a_run_writes_its_hparams_and_final_metrics(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = run_dirs(tmp_path / "outputs", "boston_housing")
     hyperparameters, trial, status, scalars = read_hparams(run_dir)
-    assert hyperparameters == {"debug": "fast", "seed": 3.0, "task.folds": 2.0, "experiment": "boston_housing"}
-    assert trial == f"boston_housing/{run_dir.name}"
+    assert hyperparameters == {
+        "debug": "fast",
+        "seed": 3.0,
+        "task.folds": 2.0,
+        "experiment": "boston_housing",
+        "verdict": "not comparable",  # a debug run: the book comparison, as a column
+    }
+    assert trial == f"debug=fast seed=3 task.folds=2 · {run_dir.name}"
     assert status == "STATUS_SUCCESS"
 
     metrics = read(run_dir / "metrics.json")
@@ -75,7 +81,8 @@ def test_a_sweep_shows_the_swept_key_for_every_job(tmp_path):
         assert not any(key.startswith("hydra") for key in hyperparameters)
         units.append(hyperparameters["model.units"])
         trials.append(trial)
-        assert trial == job.relative_to(tmp_path / "outputs").as_posix()
+        # The job number and its overrides first (what the table shows), then the sweep's folder.
+        assert trial == f"#{job.name} debug=fast task.folds=2 model.units={units[-1]:g} · {sweep_dir.name}"
         assert status == "STATUS_SUCCESS"
         assert_metrics_match(scalars, read(job / "metrics.json"))
     assert sorted(units) == [8.0, 16.0]
@@ -145,3 +152,99 @@ def test_flat_metrics_keeps_the_numbers():
         "reference.value": 0.88,
         "dream.octaves": 3.0,
     }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _post(url: str, body: dict) -> dict:
+    """A POST of JSON to TensorBoard, as its HParams dashboard sends it; the parsed JSON answer."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_tensorboard_shows_a_sweep_as_job_numbers_overrides_and_final_metrics(tmp_path):
+    """TensorBoard's own HParams API (the routes of tensorboard/plugins/hparams/hparams_plugin.py) on a sweep."""
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+
+    from cli_runner import ONE_PROCESS
+
+    sweep_dir = tmp_path / "elsewhere" / "lr_study"  # outside outputs/: trial ids used to be absolute paths
+    result = run_dlbook(
+        "train",
+        "-m",
+        "debug=fast",
+        "task.folds=2",
+        "seed=0,1",
+        ONE_PROCESS,
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    port = _free_port()
+    tensorboard = [sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep_dir)]
+    server = subprocess.Popen(
+        [*tensorboard, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}/data/plugin/hparams"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                experiment = _post(f"{base}/experiment", {"experimentName": ""})
+                if experiment.get("hparamInfos"):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "TensorBoard did not answer within 120 s"
+            time.sleep(1)
+        groups = _post(
+            f"{base}/session_groups",
+            {
+                "experimentName": "",
+                "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+                "colParams": [],
+                "startIndex": 0,
+                "sliceSize": 100,
+            },
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    hparams = {info["name"]: info for info in experiment["hparamInfos"]}
+    assert hparams["seed"]["differs"] is True
+    assert hparams["verdict"]["domainDiscrete"] == ["not comparable"]  # the verdict is a column
+    metric_columns = {(info["name"].get("group", ""), info["name"]["tag"]) for info in experiment["metricInfos"]}
+    # The final metrics (the session's own folder) are columns beside Keras' per-epoch ones (its fit folders).
+    assert {("", "final/test.mae"), ("", "final/kfold.val_mae_mean"), ("", "final/reference.in_band")} <= metric_columns
+    assert ("fold_1/validation", "epoch_mae") in metric_columns
+
+    rows = {group["name"]: group for group in groups["sessionGroups"]}
+    assert sorted(rows) == [
+        f"#0 debug=fast task.folds=2 seed=0 · {sweep_dir.name}",
+        f"#1 debug=fast task.folds=2 seed=1 · {sweep_dir.name}",
+    ]
+    for name, group in rows.items():
+        job = sweep_dir / name[1]
+        metrics = read(job / "metrics.json")
+        assert group["hparams"]["verdict"] == "not comparable"
+        values = {
+            (value["name"].get("group", ""), value["name"]["tag"]): value["value"] for value in group["metricValues"]
+        }
+        assert values[("", "final/test.mae")] == pytest.approx(metrics["test"]["mae"], rel=1e-6)

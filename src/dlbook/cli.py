@@ -48,6 +48,7 @@ def overview() -> str:
         "  dlbook train                                   # Boston housing (3.7), offline, on bundled data",
         "  dlbook train experiment=imdb trainer.epochs=8",
         "  dlbook train -m experiment=imdb model.units=16,32,64 seed=0,1,2",
+        "  dlbook train dataset=named_arrays dataset.path=my.npz model=...   # your own data: experiment=custom",
         "  dlbook train --help                            # config groups and the composed config",
         "  dlbook evaluate run=outputs/imdb/2026-11-26_16-02-11_123456",
         "  dlbook visualize run=outputs/cats_vs_dogs_augmented/<timestamp> method=activations",
@@ -119,6 +120,20 @@ def summarize_command(arguments: list[str]) -> int:
     return 0
 
 
+def user_config_problem() -> str | None:
+    """An error message when ``DLBOOK_CONFIG_PATH`` names a folder that does not exist (Hydra would ignore it)."""
+    from hydra_plugins.dlbook_experiments.experiment_searchpath import USER_CONFIG_VARIABLE, user_config_dirs
+
+    for folder in user_config_dirs():
+        if not folder.is_dir():
+            return (
+                f"{USER_CONFIG_VARIABLE}={os.environ[USER_CONFIG_VARIABLE]} is not valid: {folder} is not a folder. "
+                "Give the folders (separated by ':') that hold your own configs, e.g. a folder with "
+                "experiment/my_experiment.yaml, or unset it."
+            )
+    return None
+
+
 def run_hydra(command: str, arguments: list[str]) -> None:
     """Hand the arguments to Hydra with the primary config `<command>.yaml` from dlbook's conf/."""
     import hydra
@@ -157,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     if arguments[0] in ("-V", "--version"):
         print(f"dlbook {__version__}")
         return 0
+    from dlbook.completion import completion_command, completion_request
+
+    if completion_request(arguments[:1] + arguments[1:2]) or completion_request(arguments[1:3]):
+        # dlbook [command] -sc install=bash: tab completion of every sub-command (dlbook.completion)
+        return completion_command(arguments, list(COMMANDS), run_hydra)
     command, rest = arguments[0], arguments[1:]
     if command not in COMMANDS:
         print(
@@ -176,17 +196,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dlbook: error: {problem}", file=sys.stderr)
             return 2
     if command == "train":
+        from dlbook.adhoc import with_custom_base
         from dlbook.errors import DlbookError
         from dlbook.resume import resume_arguments
         from dlbook.run_lock import hold_resumed
 
+        problem = user_config_problem()
+        if problem:
+            print(f"dlbook: error: {problem}", file=sys.stderr)
+            return 2
+        rest = with_custom_base(rest)  # dataset=/model= without experiment=: experiment=custom (dlbook.adhoc)
         try:
             rest = resume_arguments(rest)  # resume=<dir>: the run's (or sweep's) own overrides, in its directory
             hold_resumed(rest)  # one process at a time in that directory, from before Hydra writes in it
         except DlbookError as error:
             print(f"dlbook: error: {error}", file=sys.stderr)
             return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from dlbook.quiet import quiet_environment
+
+    quiet_environment(rest)  # before TensorFlow is imported here or in the launcher's job processes
     run_hydra(command, rest)
     return 0
 

@@ -3,8 +3,11 @@
 After a run completes, ``<run dir>/tensorboard/`` (the root, beside the per-fit folders that
 keras.callbacks.TensorBoard writes) gets one HParams session:
 
+- the trial's name: the job number and its overrides (``#3 model.units=32 seed=1 · <sweep folder>``),
+  see :func:`trial_id`;
 - hyperparameters: the job's command-line overrides (``model.units=32``, ``optimizer=adam``, ...;
-  ``hydra.*`` left out), plus ``experiment`` (the run's name), ``seed`` and ``tags`` (comma-joined);
+  ``hydra.*`` left out), plus ``experiment`` (the run's name), ``seed``, ``tags`` (comma-joined) and
+  ``verdict`` (reproduced / not reproduced / not comparable / no reference: the book comparison as a column);
 - metrics: every number of metrics.json, flattened (``test.accuracy``, ``val.loss``, ``kfold.val_mae_mean``,
   ``reference.reproduced`` as 1/0; a "not comparable" verdict is text and left out, ``reference.in_band``
   still says where the number fell), as scalars tagged ``final/<key>`` in the same folder.
@@ -95,17 +98,53 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def trial_id(cfg: DictConfig, run_dir: Path) -> str:
-    """The run directory relative to the outputs folder (``multirun/imdb/<timestamp>/3``): unique and readable.
+def trial_id(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> str:
+    """The trial's name in the HParams table: what a user tells the runs apart by, first.
 
-    TensorBoard groups sessions that share a trial id into one row, so the id must be unique under any
-    logdir a user may choose; job numbers alone (``0``, ``1``) repeat in every sweep.
+    A sweep's job: its number and its overrides, then the sweep's folder name (``#3 model.units=32
+    seed=1 · 2026-11-26_16-02-11_123456``); a single run: its overrides (or its experiment's name), then
+    its folder name. TensorBoard merges sessions that share a trial id into one row, so the folder name
+    keeps two sweeps (or runs) with the same overrides apart under one ``--logdir``; the part the table's
+    column shows before cutting the name off is the one that differs between jobs.
     """
-    output_dir = Path(str(cfg.paths.output_dir)).resolve()
-    try:
-        return run_dir.resolve().relative_to(output_dir).as_posix()
-    except ValueError:
-        return run_dir.resolve().as_posix()
+    overrides = _job_overrides() if overrides is None else overrides
+    shown = " ".join(f"{key}={_text(value)}" for key, value in parse_overrides(overrides).items())
+    job = _job_number()
+    if job is not None:
+        return f"#{job} {shown}".rstrip() + f" · {run_dir.resolve().parent.name}"
+    return f"{shown or cfg.name} · {run_dir.resolve().name}"
+
+
+def verdict_text(metrics: dict[str, Any]) -> str:
+    """The run's verdict against the book in words (an HParams column): reproduced, not reproduced, not
+    comparable, or no reference."""
+    reproduced = (metrics.get("reference") or {}).get("reproduced")
+    if reproduced is True:
+        return "reproduced"
+    if reproduced is False:
+        return "not reproduced"
+    if isinstance(reproduced, str):
+        return reproduced  # "not comparable" (a debug run, other data)
+    return "no reference"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _job_number() -> int | None:
+    """The job's number within its sweep, or None for a single run (or outside Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return int(hydra_cfg.job.num)
 
 
 def _job_overrides() -> list[str]:
@@ -133,13 +172,18 @@ def _write(cfg: DictConfig, run_dir: Path, metrics: dict[str, Any]) -> Path:
     from tensorboard.plugins.hparams import summary as hparams_summary
 
     log_dir = run_dir / TENSORBOARD_DIR
-    hyperparameters = run_hyperparameters(cfg, _job_overrides())
+    overrides = _job_overrides()
+    hyperparameters = run_hyperparameters(cfg, overrides)
+    # The verdict as text: a column of the table, beside the final metrics (a "not comparable" has no number).
+    hyperparameters["verdict"] = verdict_text(metrics)
     # A diverged run's NaN would leave a column's range (parallel coordinates) undefined: left out.
     scalars = {key: value for key, value in flat_metrics(metrics).items() if math.isfinite(value)}
     writer = tf.summary.create_file_writer(str(log_dir))
     try:
         with writer.as_default():
-            hp.hparams(hyperparameters, trial_id=trial_id(cfg, run_dir), start_time_secs=_start_time(run_dir))
+            hp.hparams(
+                hyperparameters, trial_id=trial_id(cfg, run_dir, overrides), start_time_secs=_start_time(run_dir)
+            )
             for key, value in scalars.items():
                 tf.summary.scalar(f"{FINAL_PREFIX}{key}", value, step=0)
             # The session's end, so the HParams table shows the run as a success.

@@ -36,9 +36,12 @@ def prepare_backend(seed: int, deterministic: bool) -> None:
     (TensorFlow's op determinism, which covers cuDNN; XLA's deterministic GPU kernels; PyTorch's
     deterministic algorithms).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from dlbook.quiet import quiet_environment, start_framework
+
+    quiet_environment()
     if deterministic:
         deterministic_environment(os.environ)  # read by XLA and cuDNN when they start: before the backend does
+    start_framework()  # imports Keras and TensorFlow with their start-up notices filtered (dlbook.quiet)
     import keras
 
     backend = keras.backend.backend()

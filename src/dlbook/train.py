@@ -52,10 +52,11 @@ def _train(cfg: DictConfig) -> float | None:
         check_backend_support(cfg, backend)
         adapt_to_backend(cfg, backend)
         from dlbook.runtime import prepare_backend
+
+        prepare_backend(cfg.seed, cfg.deterministic)  # the first import of Keras and TensorFlow (dlbook.quiet)
         from dlbook.strategy import describe_strategy, make_strategy
         from dlbook.trainer import Trainer
 
-        prepare_backend(cfg.seed, cfg.deterministic)
         strategy = make_strategy(cfg)  # one per run; Trainer builds every model in its scope
         backend_used = backend_description()
         run.write_provenance(
