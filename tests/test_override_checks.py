@@ -156,3 +156,9 @@ def test_only_errors_that_a_wrong_value_raises_are_blamed_on_the_command_line(er
         assert "The experiment's own value is model.units=64." in str(found)
     else:
         assert found is None
+
+
+@pytest.mark.parametrize("value", ["logger=[tensorboard,mlflow]", "callbacks=[default,early_stopping]"])
+def test_a_group_given_a_list_of_its_options_is_not_taken_for_a_wrong_value(tmp_path, value):
+    result = run_dlbook("train", "debug=fast", value, "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -82,11 +82,23 @@ def _check(command: str, config_name: str, overrides: list[str], multirun: bool)
         return _wrong_kind(cfg, compose, overrides) or _earlier_run_in_run_dir(cfg, overrides)
 
 
-def _wrong_kind(cfg, compose, overrides: list[str]) -> str | None:
-    """A ``key=value`` whose value is not of the kind of the experiment's own value (dlbook.override_checks)."""
+def config_groups(cfg) -> set[str]:
+    """The config groups' names: those Hydra chose an option of, and every group folder of dlbook's conf/.
+
+    (Hydra's ``runtime.choices`` leaves out a group given a list of options, e.g. ``logger=[tensorboard,mlflow]``.)
+    """
     from omegaconf import OmegaConf
 
+    from dlbook.resources import conf_dir
+
     groups = set(OmegaConf.to_container(cfg.hydra.runtime.choices, resolve=False))
+    return groups | {"experiment"} | {path.name for path in conf_dir().iterdir() if path.is_dir()}
+
+
+def _wrong_kind(cfg, compose, overrides: list[str]) -> str | None:
+    """A ``key=value`` whose value is not of the kind of the experiment's own value (dlbook.override_checks)."""
+
+    groups = config_groups(cfg)
     parsed = _parse(overrides)
     if any(item.is_sweep_override() and item.key_or_group in groups for item in parsed):
         return None  # jobs of different experiments: a key's own value differs from job to job
@@ -207,7 +219,7 @@ def _unknown_sweep_key(cfg, command: str, overrides: list[str]) -> str | None:
     """
     from omegaconf import OmegaConf
 
-    groups = set(OmegaConf.to_container(cfg.hydra.runtime.choices, resolve=False))
+    groups = config_groups(cfg)
     swept = [item for item in _parse(overrides) if item.is_sweep_override()]
     if any(item.key_or_group in groups for item in swept):
         return None
