@@ -1,4 +1,4 @@
-"""The catalogue's chapters 2 to 7 end to end on the JAX and PyTorch backends (each where installed).
+"""The catalogue's chapters 2 to 7 and 8.1 end to end on the JAX and PyTorch backends (each where installed).
 
 One `dlbook train -m` sweep (in one process, so Keras is imported once) per data family and backend,
 debug=fast, on small files in the real formats. Each job must complete on the backend it was given
@@ -29,6 +29,7 @@ IMDB_NPZ = [
     "imdb_lstm_bidirectional",
     "imdb_lstm_reversed",
     "imdb_conv1d",
+    "imdb_tensorboard",
 ]
 JENA = ["jena_baseline", "jena_dense", "jena_gru", "jena_gru_dropout", "jena_conv1d", "jena_conv_gru"]
 CHAPTER_7 = ["qa_two_inputs", "multi_output", "inception_block", "residual_block", "siamese_lstm", "separable_convnet"]
@@ -52,10 +53,17 @@ def _families(folder):
         "reuters": (["reuters"], [f"dataset.path={write_reuters_npz(folder / 'reuters.npz', n=1_600)}"]),
         "jena": (JENA, [f"dataset.path={write_jena_csv(folder / 'jena.csv', rows=12_000)}", *SMALL_JENA]),
         "chapter_7": (CHAPTER_7, ["++dataset.train_samples=200", "++dataset.test_samples=40"]),
+        "text_generation": (["text_generation"], [f"dataset.path={_corpus(folder / 'corpus.txt')}"]),
     }
 
 
-@pytest.mark.parametrize("family", ["bundled", "imdb", "reuters", "jena", "chapter_7"])
+def _corpus(path):
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "runs"]
+    path.write_text(" ".join(words[(index * 7) % len(words)] for index in range(600)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("family", ["bundled", "imdb", "reuters", "jena", "chapter_7", "text_generation"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_catalogue_trains_on_other_backends(tmp_path, backend, family):
     experiments, overrides = _families(tmp_path)[family]
