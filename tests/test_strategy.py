@@ -140,7 +140,7 @@ def test_an_unknown_strategy_lists_the_options(tmp_path):
     result = run_dlbook("train", "strategy=horovod", cwd=tmp_path)
     assert result.returncode == 2
     assert "strategy=horovod is not valid: there is no config strategy/horovod" in result.stderr
-    assert "The options of strategy are: default, mirrored." in result.stderr
+    assert "The options of strategy are: data_parallel, default, mirrored." in result.stderr
 
 
 def test_mirrored_composes_with_its_options(tmp_path):

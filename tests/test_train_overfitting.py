@@ -117,7 +117,9 @@ def test_one_command_runs_the_five_experiments_and_draws_their_validation_losses
     with open(sweep / "summary.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert sorted(row["experiment"] for row in rows) == sorted(EXPERIMENTS)
-    assert list(rows[0])[:3] == ["job", "experiment", "val.loss"]
+    # the backend each job ran on (with its version) comes first, then what varies, the objective, the epoch time
+    assert list(rows[0])[:5] == ["job", "backend", "experiment", "val.loss", "epoch s"]
+    assert {row["backend"].split()[0] for row in rows} == {"tensorflow"}
     assert [row["best"] for row in rows].count("yes") == 1
     # val_loss.png names its five lines (in job order) in the PNG's Description text
     labels = Image.open(sweep / "val_loss.png").text["Description"].splitlines()

@@ -68,12 +68,12 @@ def test_ray_preset_composes(tmp_path):
 
 
 WITHOUT_SUBMITIT = """
-import importlib.abc, sys, warnings
-class Missing(importlib.abc.MetaPathFinder):  # as if the slurm extra were not installed
-    def find_spec(self, name, path, target=None):
-        if name.startswith(("hydra_plugins.hydra_submitit_launcher", "submitit")):
-            raise ImportError(name)
-sys.meta_path.insert(0, Missing())
+import sys, warnings
+# As if the slurm extra were not installed: an import of these fails (a None entry in sys.modules makes any
+# import of the name raise ImportError, also through Hydra's plugin scan, which bypasses sys.meta_path).
+for name in ("submitit", "hydra_plugins.hydra_submitit_launcher", "hydra_plugins.hydra_submitit_launcher.config",
+             "hydra_plugins.hydra_submitit_launcher.submitit_launcher"):
+    sys.modules[name] = None
 warnings.simplefilter("always")
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher

@@ -18,8 +18,6 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-import numpy as np
-
 logger = logging.getLogger("dlbook")
 
 _LIMIT: ContextVar[int | None] = ContextVar("dlbook_example_limit", default=None)
@@ -58,6 +56,8 @@ def spread(items: Any, targets: Any, count: int | None, split: str) -> tuple[Any
 
     Evenly spaced, not the first ones: a split listed class by class keeps every class.
     """
+    import numpy as np  # here, not at the top: `dlbook train --cfg job` imports this module and needs no NumPy
+
     total = len(items)
     if count is None or total <= count:
         return items, targets
