@@ -12,6 +12,7 @@ import math
 
 import pytest
 from cli_runner import ONE_PROCESS, read, run_dlbook
+from fake_images import write_split_tree
 from fake_text import write_jena_csv
 from fakes import write_imdb_npz, write_reuters_npz
 
@@ -32,6 +33,7 @@ IMDB_NPZ = [
     "imdb_tensorboard",
 ]
 JENA = ["jena_baseline", "jena_dense", "jena_gru", "jena_gru_dropout", "jena_conv1d", "jena_conv_gru"]
+IMAGES = ["cats_vs_dogs_scratch", "cats_vs_dogs_augmented", "vgg16_features", "vgg16_augmented", "vgg16_finetune"]
 CHAPTER_7 = ["qa_two_inputs", "multi_output", "inception_block", "residual_block", "siamese_lstm", "separable_convnet"]
 SMALL_JENA = [
     "++dataset.lookback=480",
@@ -54,6 +56,8 @@ def _families(folder):
         "jena": (JENA, [f"dataset.path={write_jena_csv(folder / 'jena.csv', rows=12_000)}", *SMALL_JENA]),
         "chapter_7": (CHAPTER_7, ["++dataset.train_samples=200", "++dataset.test_samples=40"]),
         "text_generation": (["text_generation"], [f"dataset.path={_corpus(folder / 'corpus.txt')}"]),
+        # Chapter 5's image folders: tf.data decodes and augments them on every backend; random VGG16 weights.
+        "images": (IMAGES, [f"dataset.path={write_split_tree(folder / 'images', 8, size=(50, 50))}", "++weights=null"]),
     }
 
 
@@ -63,7 +67,7 @@ def _corpus(path):
     return path
 
 
-@pytest.mark.parametrize("family", ["bundled", "imdb", "reuters", "jena", "chapter_7", "text_generation"])
+@pytest.mark.parametrize("family", ["bundled", "imdb", "reuters", "jena", "chapter_7", "text_generation", "images"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_catalogue_trains_on_other_backends(tmp_path, backend, family):
     experiments, overrides = _families(tmp_path)[family]

@@ -14,12 +14,42 @@ resampling (scipy ``order=0``) with ``fill_mode="nearest"``.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 _CLASSES: dict[str, type] = {}
+
+
+def _operations(backend) -> SimpleNamespace:
+    """The few operations the augmentation uses, from ``keras.ops`` or from one Keras backend module."""
+    if backend is None:  # the run's backend, through keras.ops
+        from keras import ops
+
+        numpy, core, image = ops, ops, ops.image
+    else:
+        numpy, core, image = backend.numpy, backend.core, backend.image
+    return SimpleNamespace(
+        shape=core.shape,
+        cast=core.cast,
+        cos=numpy.cos,
+        sin=numpy.sin,
+        stack=numpy.stack,
+        zeros_like=numpy.zeros_like,
+        where=numpy.where,
+        flip=numpy.flip,
+        affine_transform=image.affine_transform,
+    )
+
+
+def _tensorflow_operations() -> SimpleNamespace:
+    """TensorFlow's operations, whatever the run's backend: inside tf.data every tensor is TensorFlow's
+    (Keras' own preprocessing layers switch to its TensorFlow backend there the same way)."""
+    from keras.src.backend import tensorflow as tensorflow_backend
+
+    return _operations(tensorflow_backend)
 
 
 def _layer_class():
     import keras
-    from keras import ops
 
     @keras.saving.register_keras_serializable(package="dlbook")
     class BookAugmentation(keras.layers.Layer):
@@ -50,12 +80,13 @@ def _layer_class():
             self.seed = seed
             self.seed_generator = keras.random.SeedGenerator(seed)
 
-        def transforms(self, uniforms, height, width):
+        def transforms(self, uniforms, height, width, ops=None):
             """The (batch, 8) projective transforms (output pixel -> input pixel, x = column, y = row).
 
             ``uniforms`` holds 6 draws in [0, 1) per image: rotation, row shift, column shift, shear,
-            row zoom, column zoom.
+            row zoom, column zoom. ``ops``: the operations to use (default: ``keras.ops``).
             """
+            ops = ops or _operations(None)
 
             def spread(column, low, high):
                 return low + (high - low) * uniforms[:, column]
@@ -83,13 +114,14 @@ def _layer_class():
             # x' = m11 x + m10 y + t12 and y' = m01 x + m00 y + t02.
             return ops.stack([m11, m10, t12, m01, m00, t02, zeros, zeros], axis=1)
 
-        def augment(self, images, uniforms):
+        def augment(self, images, uniforms, ops=None):
             """Transform (and flip) ``images`` with the 7 per-image draws in ``uniforms`` (the 7th: the flip)."""
+            ops = ops or _operations(None)
             shape = ops.shape(images)
             height, width = ops.cast(shape[1], "float32"), ops.cast(shape[2], "float32")
-            transformed = ops.image.affine_transform(
+            transformed = ops.affine_transform(
                 ops.cast(images, "float32"),
-                self.transforms(uniforms, height, width),
+                self.transforms(uniforms, height, width, ops),
                 interpolation=self.interpolation,
                 fill_mode=self.fill_mode,
             )
@@ -101,7 +133,7 @@ def _layer_class():
         def call(self, images, training=True):
             if not training:
                 return images
-            uniforms = keras.random.uniform((ops.shape(images)[0], 7), seed=self.seed_generator)
+            uniforms = keras.random.uniform((keras.ops.shape(images)[0], 7), seed=self.seed_generator)
             return self.augment(images, uniforms)
 
         def call_stateless(self, images, seed):
@@ -110,7 +142,7 @@ def _layer_class():
             import tensorflow as tf
 
             uniforms = tf.random.stateless_uniform(tf.stack([tf.shape(images)[0], 7]), seed=seed)
-            return self.augment(images, uniforms)
+            return self.augment(images, uniforms, _tensorflow_operations())
 
         def compute_output_shape(self, input_shape):
             return input_shape
