@@ -59,6 +59,13 @@ def test_mnist_dense_on_jax_without_tensorflow_trains_and_writes_tensorboard_sca
     assert metrics["test"]["accuracy"] > 0.2  # ten classes: chance is 0.1
     losses = _scalars(run / "tensorboard" / "fit" / "train", "epoch_loss")
     assert len(losses) == 3 and losses[-1] < losses[0]  # one scalar an epoch, and the model learns
+    # The HParams session, written with the tensorboard package alone: read back as TensorBoard reads it.
+    from test_hparams import read_hparams
+
+    hyperparameters, _, status, finals = read_hparams(run)
+    assert status == "STATUS_SUCCESS" and hyperparameters["backend"] == "jax"
+    assert finals["test.accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert "HParams were not written" not in result.stderr
 
 
 def test_imdb_multi_hot_batches_without_tensorflow_are_the_tf_data_ones(tmp_path):

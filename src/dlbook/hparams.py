@@ -31,6 +31,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from dlbook.tensorboard_scalars import tensorflow_available
+
 log = logging.getLogger("dlbook")
 
 TENSORBOARD_DIR = "tensorboard"
@@ -165,12 +167,24 @@ def _start_time(run_dir: Path) -> float | None:
         return None
 
 
-def _write(cfg: DictConfig, run_dir: Path, metrics: dict[str, Any]) -> Path:
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-    from tensorboard.plugins.hparams import api_pb2
-    from tensorboard.plugins.hparams import summary as hparams_summary
+def _session_end():
+    """The HParams plugin's "session ended: success" summary, built without TensorFlow."""
+    import time
 
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+    info = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=metadata.SESSION_END_INFO_TAG,
+        metadata=metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(session_end_info=info)),
+        tensor=metadata.NULL_TENSOR,
+    )
+    return summary
+
+
+def _write(cfg: DictConfig, run_dir: Path, metrics: dict[str, Any]) -> Path:
     log_dir = run_dir / TENSORBOARD_DIR
     overrides = _job_overrides()
     hyperparameters = run_hyperparameters(cfg, overrides)
@@ -178,21 +192,49 @@ def _write(cfg: DictConfig, run_dir: Path, metrics: dict[str, Any]) -> Path:
     hyperparameters["verdict"] = verdict_text(metrics)
     # A diverged run's NaN would leave a column's range (parallel coordinates) undefined: left out.
     scalars = {key: value for key, value in flat_metrics(metrics).items() if math.isfinite(value)}
-    writer = tf.summary.create_file_writer(str(log_dir))
-    try:
-        with writer.as_default():
-            hp.hparams(
-                hyperparameters, trial_id=trial_id(cfg, run_dir, overrides), start_time_secs=_start_time(run_dir)
-            )
-            for key, value in scalars.items():
-                tf.summary.scalar(f"{FINAL_PREFIX}{key}", value, step=0)
-            # The session's end, so the HParams table shows the run as a success.
-            end = hparams_summary.session_end_pb(api_pb2.STATUS_SUCCESS)
-            tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=0)
-        writer.flush()
-    finally:
-        writer.close()
+    end = _session_end()  # so the HParams table shows the run as a success
+    if not tensorflow_available():
+        _write_events(log_dir, hyperparameters, trial_id(cfg, run_dir, overrides), _start_time(run_dir), scalars, end)
+    else:
+        _write_with_tensorflow(log_dir, hyperparameters, trial_id(cfg, run_dir, overrides), run_dir, scalars, end)
     log.info(
         "TensorBoard HParams: %d hyperparameters, %d final metrics in %s", len(hyperparameters), len(scalars), log_dir
     )
     return log_dir
+
+
+def _write_events(log_dir: Path, hyperparameters, trial, start_time, scalars: dict[str, float], end) -> None:
+    """The same session written with the tensorboard package alone (no TensorFlow installed)."""
+    import time
+
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.plugins.hparams import summary_v2
+    from tensorboard.plugins.scalar import summary_v2 as scalar_summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(log_dir))
+    try:
+        summaries = [summary_v2.hparams_pb(hyperparameters, trial_id=trial, start_time_secs=start_time)]
+        summaries += [scalar_summary.scalar_pb(f"{FINAL_PREFIX}{key}", value) for key, value in scalars.items()]
+        summaries.append(end)
+        for summary in summaries:
+            writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=summary))
+        writer.flush()
+    finally:
+        writer.close()
+
+
+def _write_with_tensorflow(log_dir: Path, hyperparameters, trial, run_dir: Path, scalars: dict[str, float], end):
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    writer = tf.summary.create_file_writer(str(log_dir))
+    try:
+        with writer.as_default():
+            hp.hparams(hyperparameters, trial_id=trial, start_time_secs=_start_time(run_dir))
+            for key, value in scalars.items():
+                tf.summary.scalar(f"{FINAL_PREFIX}{key}", value, step=0)
+            tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=0)
+        writer.flush()
+    finally:
+        writer.close()
