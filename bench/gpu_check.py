@@ -37,15 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("tensorflow", "jax", "torch")
 TIMED = ("mnist_convnet", "imdb_lstm", "jena_gru")
 TIME_LIMIT_S = 8 * 60
-JENA_OVERRIDES = [
-    "++dataset.lookback=480",
-    "++dataset.step=6",
-    "++dataset.delay=24",
-    "++dataset.train_rows=[0,6000]",
-    "++dataset.validation_rows=[6001,9000]",
-    "++dataset.test_rows=[9001,null]",
-    "++dataset.normalize_rows=6000",
-]
 
 
 class CannotRun(Exception):
@@ -107,7 +98,7 @@ def preflight(backend: str, dry_run: bool) -> dict:
 def make_data(folder: Path, dry_run: bool) -> dict[str, list[str]]:
     """Dataset files in the real formats (the test suite's writers), and the overrides that use them."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from fake_text import write_jena_csv
+    from fake_text import SMALL_JENA, write_jena_csv
     from fakes import write_imdb_npz, write_mnist_npz
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,7 +109,7 @@ def make_data(folder: Path, dry_run: bool) -> dict[str, list[str]]:
     return {
         "mnist_convnet": [f"dataset.path={mnist}"],
         "imdb_lstm": [f"dataset.path={imdb}"],
-        "jena_gru": [f"dataset.path={jena}", *JENA_OVERRIDES],
+        "jena_gru": [f"dataset.path={jena}", *SMALL_JENA],
     }
 
 

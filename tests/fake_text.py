@@ -177,3 +177,17 @@ def write_jena_csv(
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+# A small Jena for end-to-end runs on a write_jena_csv file of 12,000 rows: 3.3 days back, hourly (80
+# timesteps, enough for the 1D convnets), 4 hours ahead. `++` because Hydra checks a sweep's overrides
+# against the default experiment (Boston housing) first, whose dataset has no such keys.
+SMALL_JENA = [
+    "++dataset.lookback=480",
+    "++dataset.step=6",
+    "++dataset.delay=24",
+    "++dataset.train_rows=[0,6000]",
+    "++dataset.validation_rows=[6001,9000]",
+    "++dataset.test_rows=[9001,null]",
+    "++dataset.normalize_rows=6000",
+]

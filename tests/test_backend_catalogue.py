@@ -13,7 +13,7 @@ import math
 import pytest
 from cli_runner import ONE_PROCESS, read, run_dlbook
 from fake_images import write_split_tree
-from fake_text import write_jena_csv
+from fake_text import SMALL_JENA, write_jena_csv
 from fakes import write_imdb_npz, write_reuters_npz
 
 BACKENDS = [
@@ -35,15 +35,6 @@ IMDB_NPZ = [
 JENA = ["jena_baseline", "jena_dense", "jena_gru", "jena_gru_dropout", "jena_conv1d", "jena_conv_gru"]
 IMAGES = ["cats_vs_dogs_scratch", "cats_vs_dogs_augmented", "vgg16_features", "vgg16_augmented", "vgg16_finetune"]
 CHAPTER_7 = ["qa_two_inputs", "multi_output", "inception_block", "residual_block", "siamese_lstm", "separable_convnet"]
-SMALL_JENA = [
-    "++dataset.lookback=480",
-    "++dataset.step=6",
-    "++dataset.delay=24",
-    "++dataset.train_rows=[0,6000]",
-    "++dataset.validation_rows=[6001,9000]",
-    "++dataset.test_rows=[9001,null]",
-    "++dataset.normalize_rows=6000",
-]
 
 
 def _families(folder):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cli_runner import ONE_PROCESS, run_dlbook, sweep_results
-from fake_text import write_aclimdb, write_glove, write_jena_csv
+from fake_text import SMALL_JENA, write_aclimdb, write_glove, write_jena_csv
 from fakes import write_imdb_npz
 
 IMDB_SEQUENCE_EXPERIMENTS = [
@@ -26,17 +26,6 @@ JENA_EXPERIMENTS = [
     "jena_gru_bidirectional",
     "jena_conv1d",
     "jena_conv_gru",
-]
-# A small Jena: 3.3 days back, hourly (80 timesteps, enough for the 1D convnets), 4 hours ahead.
-# `++` because Hydra checks the overrides of a sweep against the default experiment first (Boston).
-SMALL_JENA = [
-    "++dataset.lookback=480",
-    "++dataset.step=6",
-    "++dataset.delay=24",
-    "++dataset.train_rows=[0,6000]",
-    "++dataset.validation_rows=[6001,9000]",
-    "++dataset.test_rows=[9001,null]",
-    "++dataset.normalize_rows=6000",
 ]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from cli_runner import read, run_dirs, run_dlbook
 from fake_images import write_split_tree
-from fake_text import write_jena_csv
+from fake_text import SMALL_JENA, write_jena_csv
 from fakes import write_imdb_npz
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
@@ -90,9 +90,7 @@ def test_imdb_multi_hot_batches_without_tensorflow_are_the_tf_data_ones(tmp_path
 
 def test_jena_windows_without_tensorflow_train_and_beat_nothing_less_than_a_finite_loss(tmp_path):
     data = write_jena_csv(tmp_path / "jena.csv", rows=12_000)
-    small = ["++dataset.lookback=480", "++dataset.step=6", "++dataset.delay=24", "++dataset.train_rows=[0,6000]"]
-    small += ["++dataset.validation_rows=[6001,9000]", "++dataset.test_rows=[9001,null]"]
-    small += ["++dataset.normalize_rows=6000", "trainer.steps_per_epoch=10", "trainer.epochs=2"]
+    small = [*SMALL_JENA, "trainer.steps_per_epoch=10", "trainer.epochs=2"]
     arguments = ["experiment=jena_gru", f"dataset.path={data}", "backend=jax", *small]
     result = run_dlbook("train", *arguments, cwd=tmp_path, env=_without_tensorflow())
     assert result.returncode == 0, result.stderr[-3000:]

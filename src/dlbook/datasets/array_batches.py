@@ -41,14 +41,6 @@ def numpy_encoder(encode: Callable[[Any], Any] | None) -> Callable[[Any], Any] |
     return numpy_version
 
 
-def _gather(values, indices: np.ndarray):
-    if isinstance(values, dict):
-        return {name: _gather(array, indices) for name, array in values.items()}
-    if isinstance(values, RaggedSequences):
-        return values.take(indices)
-    return values[indices]
-
-
 def array_batches(
     examples: Examples,
     batch_size: int,
@@ -70,10 +62,9 @@ def array_batches(
         )
 
     def make_batch(indices: np.ndarray):
-        features = _gather(examples.features, indices)
-        if encode_numpy is not None:
-            features = encode_numpy(features)
-        return features, _gather(examples.targets, indices)
+        picked = examples.take(indices)
+        features = picked.features if encode_numpy is None else encode_numpy(picked.features)
+        return features, picked.targets
 
     return index_batches(
         len(examples),
