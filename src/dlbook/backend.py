@@ -24,6 +24,11 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def tensorflow_available() -> bool:
+    """True when TensorFlow can be imported in this environment (it also feeds tf.data on other backends)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
 def select_backend(name: Any) -> str:
     """Make ``name`` the Keras backend of this process; a one-paragraph ConfigError when it cannot be.
 

@@ -204,11 +204,9 @@ def _dotted_keys(tree: Any, include_hydra: bool, prefix: str = "") -> list[str]:
 
 
 def _has_key(tree: Any, key: str) -> bool:
-    for part in key.split("."):
-        if not isinstance(tree, dict) or part not in tree:
-            return False
-        tree = tree[part]
-    return True
+    from dlbook.override_checks import _ABSENT, _select
+
+    return _select(tree, key) is not _ABSENT
 
 
 def _unknown_sweep_key(cfg, command: str, overrides: list[str]) -> str | None:

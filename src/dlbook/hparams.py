@@ -31,7 +31,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from dlbook.tensorboard_scalars import tensorflow_available
+from dlbook.backend import tensorflow_available
 
 log = logging.getLogger("dlbook")
 

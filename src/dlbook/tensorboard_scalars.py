@@ -10,16 +10,11 @@ same curves either way.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
+from dlbook.backend import tensorflow_available
 from dlbook.errors import ConfigError
-
-
-def tensorflow_available() -> bool:
-    """True when TensorFlow can be imported in this environment."""
-    return importlib.util.find_spec("tensorflow") is not None
 
 
 def tensorboard_callback(log_dir: str, histogram_freq: int = 0, write_graph: bool = False, **options: Any):

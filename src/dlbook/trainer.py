@@ -17,6 +17,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from dlbook.backend import tensorflow_available
 from dlbook.backup import FitBackup, backup_callbacks
 from dlbook.callbacks import build_callbacks, epoch_timer, progress_bar
 from dlbook.datasets.examples import DataSplits, Examples
@@ -27,7 +28,6 @@ from dlbook.loggers import logger_callbacks
 from dlbook.phases import apply_trainable, phase_settings
 from dlbook.pruning import pruning_callbacks
 from dlbook.strategy import scope
-from dlbook.tensorboard_scalars import tensorflow_available
 from dlbook.training_stream import TrainingStream
 
 log = logging.getLogger("dlbook")

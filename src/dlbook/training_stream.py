@@ -21,8 +21,8 @@ import logging
 import math
 from typing import Any
 
+from dlbook.backend import tensorflow_available
 from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.tensorboard_scalars import tensorflow_available
 
 log = logging.getLogger("dlbook")
 
