@@ -64,8 +64,10 @@ def select_backend(name: Any) -> str:
 
 
 def backend_description() -> dict[str, Any]:
-    """The backend Keras runs on in this process, its version and the devices it sees (imports Keras)."""
+    """The backend Keras runs on in this process, its version and the devices it computes on (imports Keras)."""
     import keras
+
+    from dlbook.runtime import devices_in_use
 
     name = keras.backend.backend()
     distribution = BACKENDS.get(name, (name, name, ""))[1]
@@ -73,22 +75,8 @@ def backend_description() -> dict[str, Any]:
         backend_version = version(distribution)
     except PackageNotFoundError:
         backend_version = None
-    return {"name": name, "version": backend_version, "devices": _devices(name)}
-
-
-def _devices(name: str) -> list[str]:
-    if name == "jax":
-        import jax
-
-        return [f"{device.platform}:{device.id}" for device in jax.devices()]
-    if name == "torch":
-        import torch
-
-        cuda = [f"cuda:{index}" for index in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
-        return cuda or ["cpu"]
-    import tensorflow as tf
-
-    return [device.name for device in tf.config.list_logical_devices()]
+    in_use = devices_in_use()
+    return {"name": name, "version": backend_version, "devices": in_use["gpus"] or in_use["cpus"]}
 
 
 # Parts of the catalogue still written against TensorFlow directly (tf.GradientTape training steps and

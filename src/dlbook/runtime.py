@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
+from dlbook.backend import tensorflow_available
 from dlbook.errors import DlbookError
 
 log = logging.getLogger("dlbook")
@@ -69,10 +70,10 @@ def prepare_backend(seed: int, deterministic: bool) -> None:
 
 def _tensorflow():
     """The tensorflow module, or None where it is not installed (a JAX or PyTorch install)."""
-    try:
-        import tensorflow as tf
-    except ImportError:
+    if not tensorflow_available():
         return None
+    import tensorflow as tf
+
     return tf
 
 
@@ -104,7 +105,7 @@ def visible_gpus(backend: str) -> list[str]:
         import jax
 
         try:
-            return [str(device) for device in jax.devices("gpu")]
+            return [_jax_name(device) for device in jax.devices("gpu")]
         except RuntimeError:  # no GPU platform in this jaxlib
             return []
     if backend == "torch":
@@ -230,7 +231,7 @@ def devices_in_use() -> dict:
     if backend == "jax":
         import jax
 
-        return {"gpus": gpus, "cpus": [str(device) for device in jax.devices("cpu")]}
+        return {"gpus": gpus, "cpus": [_jax_name(device) for device in jax.devices("cpu")]}
     return {"gpus": gpus, "cpus": ["cpu"]}
 
 
@@ -260,5 +261,10 @@ def physical_devices() -> list[str]:
     if backend == "jax":
         import jax
 
-        return [f"{device.platform}:{device.id}" for device in jax.devices()]
+        return [_jax_name(device) for device in jax.devices()]
     return ["cpu", *visible_gpus(backend)]
+
+
+def _jax_name(device) -> str:
+    """A JAX device as ``platform:id`` (cpu:0, gpu:0), one spelling for every device list dlbook records."""
+    return f"{device.platform}:{device.id}"
