@@ -8,7 +8,10 @@ it measures; any failed check is listed in the report and makes the exit status 
    list (``devices_in_use`` in provenance.json), not by nvidia-smi;
 2. ``jobs_per_gpu=4`` on one GPU: 4 real training jobs at the same time, none fails;
 3. epoch times of ``mnist_convnet``, ``imdb_lstm`` and ``jena_gru`` on the GPU, the CPU's beside them;
-4. ``mixed_float16`` and ``jit_compile`` on / off: epoch time and final loss side by side.
+4. ``mixed_float16`` and ``jit_compile`` on / off: epoch time and final loss side by side;
+5. the book's goals at full size: the MNIST convnet (60,000 images, batch 64) under 2 s an epoch, the IMDB
+   LSTM (25,000 reviews) under 5 s, and dlbook within 5% of the book's plain Keras script (``bench/plain_*.py``)
+   run on the same GPU and backend in the same call.
 
 ``--dry-run`` checks the plumbing on a machine without GPU: the same code paths on CPU workers, fewer
 runs, tiny steps; the figures are then CPU figures and say so.
@@ -26,6 +29,7 @@ import importlib.util
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("tensorflow", "jax", "torch")
 TIMED = ("mnist_convnet", "imdb_lstm", "jena_gru")
 TIME_LIMIT_S = 8 * 60
+# The Keras backend every run of this check uses (--backend), set once by main().
+BACKEND = "tensorflow"
 
 
 class CannotRun(Exception):
@@ -114,13 +120,14 @@ def make_data(folder: Path, dry_run: bool) -> dict[str, list[str]]:
 
 
 def dlbook(workdir: Path, *arguments: str, env: dict | None = None, timeout: float = 400):
-    """`python -m dlbook <arguments>` from the working tree's sources, outputs under ``workdir``."""
+    """`python -m dlbook <arguments> backend=<the check's backend>` from the working tree's sources, outputs
+    under ``workdir``."""
     environment = dict(os.environ, PYTHONPATH=str(ROOT / "src"), KERAS_HOME=str(workdir / "keras_home"))
     environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     environment.update(env or {})
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "dlbook", *arguments],
+        [sys.executable, "-m", "dlbook", *arguments, f"backend={BACKEND}"],
         cwd=workdir,
         env=environment,
         capture_output=True,
@@ -188,6 +195,8 @@ def sweep_on_every_gpu(check: Check, workdir: Path, data: dict, gpus: int, dry_r
         check.add(f"| {job.name} | {launcher.get('slot')} | {launcher.get('cuda_visible_devices')!r} | {used} | "
                   f"{status.get('status')} |")  # fmt: skip
         check.expect(status.get("status") == "completed", f"job {job.name} of the sweep: {status.get('status')}")
+        ran_on = (provenance.get("backend") or {}).get("name")
+        check.expect(ran_on == BACKEND, f"job {job.name} ran on the {ran_on} backend, not {BACKEND}")
         # The job sees exactly the GPUs it was given (renumbered from 0 inside the job), and uses them.
         check.expect(used is not None and len(used) == len(assigned), f"job {job.name}: given {assigned}, uses {used}")
     check.add("")
@@ -241,6 +250,7 @@ def timed_run(workdir: Path, experiment: str, data: dict, steps: int, env: dict,
         "epoch_s": float(last["seconds"]) if last.get("seconds") else None,
         "loss": float(last["loss"]) if last.get("loss") else None,
         "gpus": (_read(run / "provenance.json").get("devices_in_use") or {}).get("gpus"),
+        "backend": (_read(run / "provenance.json").get("backend") or {}).get("name"),
         "wall_s": seconds,
     }
 
@@ -265,6 +275,7 @@ def epoch_times(check: Check, workdir: Path, data: dict, dry_run: bool, steps: i
         for name, result in (("GPU", on_gpu), ("CPU", on_cpu)):
             check.expect(result["status"] == "completed", f"{experiment} on the {name}: {result['status']}")
             check.expect(_finite(result.get("loss")), f"{experiment} on the {name}: loss {result.get('loss')}")
+            check.expect(result.get("backend") == BACKEND, f"{experiment} on the {name}: {result.get('backend')}")
         check.expect(on_cpu.get("gpus") == [], f"{experiment}'s CPU run used GPUs {on_cpu.get('gpus')}")
         if not dry_run:
             check.expect(bool(on_gpu.get("gpus")), f"{experiment}'s GPU run used no GPU ({on_gpu.get('gpus')})")
@@ -301,6 +312,71 @@ def precision_and_xla(check: Check, workdir: Path, data: dict, dry_run: bool, st
     check.add("")
 
 
+# Seconds per epoch on one GPU (the book's full-size data), and dlbook's epoch over the plain script's.
+EPOCH_GOALS_S = {"mnist_convnet": 2.0, "imdb_lstm": 5.0}
+OVERHEAD_GOAL = 1.05
+
+
+def book_goals(check: Check, workdir: Path, dry_run: bool) -> None:
+    """5. Full-size MNIST convnet and IMDB LSTM: dlbook beside the book's plain script, same device and backend."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from fakes import write_mnist_npz
+    from runner_overhead import write_imdb
+
+    folder = workdir / "full_size"
+    folder.mkdir(parents=True, exist_ok=True)
+    # The dry run keeps the code paths and shrinks the data; its figures are CPU figures, with no goal.
+    files = {
+        "mnist_convnet": write_mnist_npz(
+            folder / "mnist.npz", n_train=600 if dry_run else 60_000, n_test=100 if dry_run else 10_000
+        ),
+        "imdb_lstm": folder / "imdb.npz",
+    }
+    write_imdb(files["imdb_lstm"], reviews_per_split=300 if dry_run else 25_000)
+    epochs = 2 if dry_run else 4  # the first epoch traces and compiles: the median of the others is the figure
+    env = {"CUDA_VISIBLE_DEVICES": "" if dry_run else "0", "KERAS_BACKEND": BACKEND}
+    where = "CPU (dry run)" if dry_run else "GPU"
+    check.add(
+        f"## 5. The book's goals at full size ({where}, {BACKEND}; median of epochs 2 to {epochs})", "",
+        "| experiment | plain script epoch s | dlbook epoch s | dlbook / plain | goal |", "|---|---|---|---|---|",
+    )  # fmt: skip
+    for experiment, goal in EPOCH_GOALS_S.items():
+        plain = _plain_epochs(experiment, files[experiment], epochs, env)
+        done, _ = dlbook(
+            workdir, "train", f"experiment={experiment}", f"dataset.path={files[experiment]}",
+            f"trainer.epochs={epochs}", "callbacks=none", "trainer.progress=none", env=env, timeout=900,
+        )  # fmt: skip
+        run = _last_run(workdir, experiment)
+        ours = [float(row["seconds"]) for row in _epochs(run) if row.get("phase") == "fit"] if run else []
+        ran_on = (_read(run / "provenance.json").get("backend") or {}).get("name") if run else None
+        plain_s = statistics.median(plain[1:]) if len(plain) > 1 else None
+        ours_s = statistics.median(ours[1:]) if len(ours) > 1 else None
+        ratio = ours_s / plain_s if ours_s and plain_s else None
+        check.add(
+            f"| {experiment} | {_figure(plain_s)} | {_figure(ours_s)} | {_figure(ratio)} | "
+            f"< {goal} s, ratio <= {OVERHEAD_GOAL} |"
+        )
+        check.expect(done.returncode == 0, f"{experiment} full size exited {done.returncode}: {done.stderr[-300:]}")
+        check.expect(ran_on == BACKEND, f"{experiment} full size ran on {ran_on}, not {BACKEND}")
+        check.expect(ours_s is not None and plain_s is not None, f"{experiment} full size: no epoch times")
+        if not dry_run and ours_s is not None and ratio is not None:
+            check.expect(ours_s < goal, f"{experiment}: {ours_s:.2f} s an epoch, goal < {goal} s")
+            check.expect(ratio <= OVERHEAD_GOAL, f"{experiment}: dlbook / plain {ratio:.3f}, goal <= {OVERHEAD_GOAL}")
+    check.add("")
+
+
+def _plain_epochs(experiment: str, data: Path, epochs: int, env: dict) -> list[float]:
+    """Epoch seconds of the book's plain Keras script for ``experiment`` (bench/plain_<experiment>.py)."""
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"plain_{experiment}.py"), str(data), str(epochs)],
+        env=environment, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return []
+    return json.loads(done.stdout.strip().splitlines()[-1])["epoch_seconds"]
+
+
 def _finite(value) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
@@ -318,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     default_folder = Path(os.environ["OUT"]) if os.environ.get("OUT") else ROOT / "bench" / "results"
     report = arguments.report or default_folder / "gpu_report.md"
     dry_run = arguments.dry_run
+    global BACKEND
+    BACKEND = arguments.backend
     started = time.perf_counter()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     check = Check(f"dlbook GPU check{' (DRY RUN on the CPU: plumbing only, no GPU figures)' if dry_run else ''}")
@@ -341,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         four_jobs_on_one_gpu(check, workdir, data, dry_run, steps * 3)
         epoch_times(check, workdir, data, dry_run, steps)
         precision_and_xla(check, workdir, data, dry_run, steps)
+        book_goals(check, workdir, dry_run)
     elapsed = time.perf_counter() - started
     check.add(f"Total time: {elapsed:.0f} s (limit {TIME_LIMIT_S} s).")
     check.expect(dry_run or elapsed < TIME_LIMIT_S, f"the check took {elapsed:.0f} s, over {TIME_LIMIT_S} s")

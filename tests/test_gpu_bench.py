@@ -28,7 +28,13 @@ def test_the_dry_run_checks_its_plumbing_and_writes_the_report(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     text = report.read_text()
     assert text.startswith("# dlbook GPU check (DRY RUN on the CPU")
-    for section in ("## 1. A sweep over every GPU", "## 2. 2 jobs on one CPU", "## 3. Epoch times", "## 4. Mixed"):
+    for section in (
+        "## 1. A sweep over every GPU",
+        "## 2. 2 jobs on one CPU",
+        "## 3. Epoch times",
+        "## 4. Mixed",
+        "## 5. The",
+    ):
         assert section in text
     assert "| mnist_convnet |" in text and "| mixed_float16 | true |" in text
     assert "## Verdict: all checks passed" in text and "FAILED" not in text
@@ -44,7 +50,9 @@ def test_without_a_gpu_it_says_so_and_measures_nothing(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_the_dry_run_runs_dlbook_on_the_jax_backend(tmp_path):
     report = tmp_path / "report.md"
-    done = run_check("--backend", "jax", "--dry-run", "--report", str(report), timeout=420)
+    done = run_check("--backend", "jax", "--dry-run", "--report", str(report), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     text = report.read_text()
     assert "backend jax" in text and "## Verdict: all checks passed" in text
+    # Every run was checked to have run on JAX (provenance.json), including the full-size section's.
+    assert "## 5. The book's goals at full size (CPU (dry run), jax" in text
