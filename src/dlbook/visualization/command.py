@@ -190,7 +190,7 @@ def visualize(cfg: DictConfig) -> dict[str, list[str]]:
     """Draw ``cfg.method`` for the model; write PNGs and TensorBoard images. Returns {method: [PNG paths]}."""
     try:
         method = check_method(cfg.method)
-        from dlbook.backend import select_backend
+        from dlbook.backend import backend_description, select_backend
         from dlbook.runtime import prepare_backend
         from dlbook.visualization.images import load_image, save_png, write_tensorboard
 
@@ -203,6 +203,7 @@ def visualize(cfg: DictConfig) -> dict[str, list[str]]:
         output, tensorboard = output_dirs(cfg)
         written = [str(save_png(image, output / f"{method}_{name}.png")) for name, image in images.items()]
         write_tensorboard({f"{method}/{name}": image for name, image in images.items()}, tensorboard)
+        used = backend_description()
     except BaseException as error:
         log.error("visualize failed: %s: %s", type(error).__name__, error)
         exit_for_user_error(error)
@@ -213,5 +214,6 @@ def visualize(cfg: DictConfig) -> dict[str, list[str]]:
     for path, image in zip(written, images.values(), strict=True):
         report.append(f"  {path}  ({image.shape[1]}x{image.shape[0]})")
     report.append(f"TensorBoard images: tensorboard --logdir {tensorboard}")
+    report.append(f"Backend: {used['name']} {used['version']} on {', '.join(used['devices'])}")
     print("\n".join(report), flush=True)
     return {method: written}
