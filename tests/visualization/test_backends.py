@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -17,6 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dlbook.resources import conf_dir
+from dlbook.visualization.command import visualize, visualize_backend
 from dlbook.visualization.gradcam import gradcam_heatmap
 from dlbook.visualization.images import fit_image, input_shape, load_image, preprocess
 
@@ -40,6 +43,8 @@ codes = [
 ]
 import keras
 from dlbook.visualization.filters import generate_patterns
+from dlbook.resources import conf_dir
+from dlbook.visualization.command import visualize, visualize_backend
 from dlbook.visualization.gradcam import gradcam_heatmap
 from dlbook.visualization.images import fit_image, input_shape, load_image, preprocess
 
@@ -49,6 +54,17 @@ heatmaps = {layer: gradcam_heatmap(model, batch, layer, None)[0].tolist() for la
 _, losses = generate_patterns(model, "conv_c", list(range(count)), size=24, steps=steps)
 print(json.dumps({"backend": keras.backend.backend(), "codes": codes, "heatmaps": heatmaps, "losses": losses.tolist()}))
 """
+
+
+def compose(*overrides: str):
+    """conf/visualize.yaml with ``overrides``, as `dlbook visualize` composes it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return hydra_compose("visualize", overrides=list(overrides))
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +140,27 @@ def test_a_tensorflow_run_is_drawn_on_another_backend(backend, residual_run):
         expected = gradcam_heatmap(model, batch, layer, None)[0]
         assert expected.max() == pytest.approx(1.0) and np.asarray(heatmap).shape == expected.shape
         np.testing.assert_allclose(np.asarray(heatmap), expected, atol=1e-4, err_msg=f"{backend}, {layer}")
+
+
+def test_the_backend_is_the_runs_own_unless_given(residual_run, tmp_path):
+    run, _ = residual_run
+    jax_run = tmp_path / "jax_run"
+    (jax_run / ".hydra").mkdir(parents=True)
+    shutil.copy(run / "model.keras", jax_run / "model.keras")
+    (jax_run / ".hydra" / "config.yaml").write_text("name: residual\nseed: 0\nbackend: jax\n")
+    assert visualize_backend(compose(f"run={jax_run}")) == "jax"  # trained on JAX: drawn on JAX
+    assert visualize_backend(compose(f"run={jax_run}", "backend=torch")) == "torch"
+    assert visualize_backend(compose(f"run={run}")) == "tensorflow"
+    (jax_run / ".hydra" / "config.yaml").write_text("name: residual\nseed: 0\n")  # a run from before backends
+    assert visualize_backend(compose(f"run={jax_run}")) == "tensorflow"
+    assert visualize_backend(compose("model={_target_: keras.applications.VGG16, weights: null}")) == "tensorflow"
+
+
+def test_an_unknown_backend_is_one_clear_paragraph(residual_run, tmp_path, capsys):
+    run, _ = residual_run
+    with pytest.raises(SystemExit) as exit_info:
+        visualize(compose(f"run={run}", "backend=mxnet", f"paths.run_dir={tmp_path}"))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dlbook: error: backend=mxnet is not valid: choose one of tensorflow, jax, torch")
+    assert not (run / "visualizations").exists()
