@@ -164,3 +164,38 @@ def test_an_unknown_backend_is_one_clear_paragraph(residual_run, tmp_path, capsy
     err = capsys.readouterr().err
     assert err.startswith("dlbook: error: backend=mxnet is not valid: choose one of tensorflow, jax, torch")
     assert not (run / "visualizations").exists()
+
+
+def read_images(log_dir) -> dict[str, tuple[int, int, np.ndarray, str]]:
+    """{tag: (width, height, pixels, plugin)} of the image summaries in a folder, read back as TensorBoard does."""
+    import io
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(log_dir), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    images = {}
+    for tag in accumulator.Tags()["tensors"]:
+        width, height, png = accumulator.Tensors(tag)[0].tensor_proto.string_val
+        plugin = accumulator.SummaryMetadata(tag).plugin_data.plugin_name
+        images[tag] = (int(width), int(height), np.asarray(Image.open(io.BytesIO(png))), plugin)
+    return images
+
+
+def test_tensorboard_images_without_tensorflow_are_the_ones_tensorflow_writes(tmp_path, monkeypatch):
+    from dlbook import backend
+    from dlbook.visualization.images import write_tensorboard
+
+    rng = np.random.default_rng(0)
+    images = {"gradcam/overlay": rng.integers(0, 255, (20, 30, 3), dtype=np.uint8), "gray": np.full((5, 7), 9, "uint8")}
+    write_tensorboard(images, tmp_path / "tensorflow")
+    monkeypatch.setattr(backend, "tensorflow_available", lambda: False)  # as where TensorFlow is not installed
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # importing it would fail
+    write_tensorboard(images, tmp_path / "tensorboard")
+    written, expected = read_images(tmp_path / "tensorboard"), read_images(tmp_path / "tensorflow")
+    assert set(written) == set(expected) == set(images)
+    for tag, (width, height, pixels, plugin) in written.items():
+        assert (width, height, plugin) == (*images[tag].shape[1::-1], "images")
+        assert (width, height, plugin) == (expected[tag][0], expected[tag][1], expected[tag][3])
+        np.testing.assert_array_equal(pixels, expected[tag][2])
+        np.testing.assert_array_equal(pixels, images[tag])
