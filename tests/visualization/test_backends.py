@@ -52,7 +52,8 @@ model = keras.saving.load_model(f"{run}/model.keras")
 batch = preprocess(fit_image(load_image(photo), *input_shape(model))[None], "rescale", "image_preprocess")
 heatmaps = {layer: gradcam_heatmap(model, batch, layer, None)[0].tolist() for layer in ("conv_b", "conv_c")}
 _, losses = generate_patterns(model, "conv_c", list(range(count)), size=24, steps=steps)
-print(json.dumps({"backend": keras.backend.backend(), "codes": codes, "heatmaps": heatmaps, "losses": losses.tolist()}))
+result = {"backend": keras.backend.backend(), "codes": codes}
+print(json.dumps({**result, "heatmaps": heatmaps, "losses": losses.tolist()}))
 """
 
 
@@ -111,6 +112,8 @@ def run_backend(backend: str, run, photo) -> tuple[dict, str]:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_tensorflow_run_is_drawn_on_another_backend(backend, residual_run):
     run, photo = residual_run
+    for folder in ("visualizations", "tensorboard"):
+        shutil.rmtree(run / folder, ignore_errors=True)
     result, out = run_backend(backend, run, photo)
     assert result["backend"] == backend and result["codes"] == [0, 0]
     assert f"Backend: {backend} " in out
@@ -123,6 +126,13 @@ def test_a_tensorflow_run_is_drawn_on_another_backend(backend, residual_run):
             assert grid.size == (2 * 24 + 5, 2 * 24 + 5)
             assert np.asarray(grid).std() > 0
     assert "Grad-CAM of class" in out and "layer conv_c" in out
+    shown = {tag: image[:2] for tag, image in read_images(run / "tensorboard" / "visualize").items()}
+    assert shown == {
+        "gradcam/heatmap": (220, 220),
+        "gradcam/overlay": (60, 40),
+        "filters/conv_a": (53, 53),
+        "filters/conv_c": (53, 53),
+    }
 
     # Gradient ascent raises each filter's mean activation (a filter the start image leaves dead stays at 0).
     losses = np.array(result["losses"])
@@ -158,12 +168,13 @@ def test_the_backend_is_the_runs_own_unless_given(residual_run, tmp_path):
 
 def test_an_unknown_backend_is_one_clear_paragraph(residual_run, tmp_path, capsys):
     run, _ = residual_run
+    files = sorted(run.rglob("*"))
     with pytest.raises(SystemExit) as exit_info:
         visualize(compose(f"run={run}", "backend=mxnet", f"paths.run_dir={tmp_path}"))
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("dlbook: error: backend=mxnet is not valid: choose one of tensorflow, jax, torch")
-    assert not (run / "visualizations").exists()
+    assert sorted(run.rglob("*")) == files  # nothing drawn, nothing written into the run
 
 
 def read_images(log_dir) -> dict[str, tuple[int, int, np.ndarray, str]]:
