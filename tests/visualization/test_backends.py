@@ -20,6 +20,7 @@ from PIL import Image
 
 from dlbook.resources import conf_dir
 from dlbook.visualization.command import visualize, visualize_backend
+from dlbook.visualization.filters import generate_patterns
 from dlbook.visualization.gradcam import gradcam_heatmap
 from dlbook.visualization.images import fit_image, input_shape, load_image, preprocess
 
@@ -45,6 +46,7 @@ import keras
 from dlbook.visualization.filters import generate_patterns
 from dlbook.resources import conf_dir
 from dlbook.visualization.command import visualize, visualize_backend
+from dlbook.visualization.filters import generate_patterns
 from dlbook.visualization.gradcam import gradcam_heatmap
 from dlbook.visualization.images import fit_image, input_shape, load_image, preprocess
 
@@ -150,6 +152,9 @@ def test_a_tensorflow_run_is_drawn_on_another_backend(backend, residual_run):
         expected = gradcam_heatmap(model, batch, layer, None)[0]
         assert expected.max() == pytest.approx(1.0) and np.asarray(heatmap).shape == expected.shape
         np.testing.assert_allclose(np.asarray(heatmap), expected, atol=1e-4, err_msg=f"{backend}, {layer}")
+    # And the same ascent: from the same start images, the same losses at every step.
+    _, expected_losses = generate_patterns(model, "conv_c", list(range(FILTER_COUNT)), size=24, steps=FILTER_STEPS)
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-4, atol=1e-4, err_msg=backend)
 
 
 def test_the_backend_is_the_runs_own_unless_given(residual_run, tmp_path):
