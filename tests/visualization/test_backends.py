@@ -41,6 +41,7 @@ codes = [
     main(["visualize", f"run={run}", "method=gradcam", f"image={photo}", f"backend={backend}"]),
     main(["visualize", f"run={run}", "method=filters", "filters.layers=[conv_a,conv_c]", f"filters.count={count}",
           f"filters.steps={steps}", "filters.size=24", f"backend={backend}"]),
+    main(["visualize", f"run={run}", "method=activations", f"image={photo}", f"backend={backend}"]),
 ]
 import keras
 from dlbook.visualization.filters import generate_patterns
@@ -117,7 +118,7 @@ def test_a_tensorflow_run_is_drawn_on_another_backend(backend, residual_run):
     for folder in ("visualizations", "tensorboard"):
         shutil.rmtree(run / folder, ignore_errors=True)
     result, out = run_backend(backend, run, photo)
-    assert result["backend"] == backend and result["codes"] == [0, 0]
+    assert result["backend"] == backend and result["codes"] == [0, 0, 0]
     assert f"Backend: {backend} " in out
     # The files a user opens: the heatmap (conv_c's 11x11 map, enlarged) over the photo, and the filter grids.
     folder = run / "visualizations"
@@ -128,12 +129,18 @@ def test_a_tensorflow_run_is_drawn_on_another_backend(backend, residual_run):
             assert grid.size == (2 * 24 + 5, 2 * 24 + 5)
             assert np.asarray(grid).std() > 0
     assert "Grad-CAM of class" in out and "layer conv_c" in out
+    # 24x24 -> conv_a, conv_b, add: 8 channels of 24x24; conv_c: 16 of 11x11 (GlobalAveragePooling: none).
+    expected = {"01_conv_a": (192, 24), "02_conv_b": (192, 24), "03_add": (192, 24), "04_conv_c": (16 * 11, 11)}
+    for name, shape in expected.items():
+        with Image.open(folder / f"activations_{name}.png") as grid:
+            assert grid.size == shape and np.asarray(grid).std() > 0
     shown = {tag: image[:2] for tag, image in read_images(run / "tensorboard" / "visualize").items()}
     assert shown == {
         "gradcam/heatmap": (220, 220),
         "gradcam/overlay": (60, 40),
         "filters/conv_a": (53, 53),
         "filters/conv_c": (53, 53),
+        **{f"activations/{name}": shape for name, shape in expected.items()},
     }
 
     # Gradient ascent raises each filter's mean activation (a filter the start image leaves dead stays at 0).
