@@ -1,7 +1,7 @@
 """`dlbook visualize` on JAX and PyTorch: a run's model.keras (saved on TensorFlow) drawn with backend=jax|torch.
 
 Keras fixes its backend at import, so each backend runs in a subprocess of its own: the real `dlbook visualize`
-command (gradcam and filters), then the Grad-CAM heatmap of the same model and image, compared here with the
+command (gradcam, filters, activations), then the Grad-CAM heatmap of the same model and image, compared here with the
 one TensorFlow computes in this process.
 """
 
