@@ -123,3 +123,38 @@ def test_imagenet_names_when_the_class_index_is_available_and_not_otherwise(monk
     monkeypatch.setattr(imagenet_utils, "decode_predictions", decoded)
     lines = describe_predictions(predictions, top=2, imagenet=True)
     assert lines == ["class 386 n02504458 African_elephant: 0.9000", "class 101 n01871265 tusker: 0.0800"]
+
+
+def residual_convnet():
+    """A functional convnet whose block adds its input back (as ResNet and Xception do), ending in softmax."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((24, 24, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_a")(inputs)
+    y = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(x)
+    x = keras.layers.Add(name="add")([x, y])
+    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="conv_c")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="scores")(x))
+
+
+def test_heatmap_inside_a_residual_block_is_the_books_gradient():
+    """Grad-CAM at conv_b, which a skip connection bypasses: its weights are d score / d conv_b's map."""
+    import keras
+    import tensorflow as tf
+
+    model = residual_convnet()
+    batch = np.random.default_rng(2).random((1, 24, 24, 3)).astype(np.float32)
+    heatmap, predictions, class_index = gradcam_heatmap(model, batch, "conv_b", 1)
+    # The book's own computation: one model outputting the feature map and the scores, under a tape.
+    both = keras.Model(model.inputs, [model.get_layer("conv_b").output, model.output])
+    with tf.GradientTape() as tape:
+        feature_map, scores = both(batch)
+        score = scores[:, 1]
+    weights = np.mean(tape.gradient(score, feature_map).numpy(), axis=(0, 1, 2))
+    expected = np.maximum(np.mean(feature_map.numpy()[0] * weights, axis=-1), 0)
+    assert expected.max() > 0
+    np.testing.assert_allclose(heatmap, expected / expected.max(), atol=1e-5)
+    np.testing.assert_allclose(predictions, scores.numpy()[0], atol=1e-6)
+    assert class_index == 1 and heatmap.shape == (24, 24)

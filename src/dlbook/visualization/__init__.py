@@ -7,5 +7,6 @@
 - ``gradcam`` (5.4c): where in the image a class's evidence lies (class activation heatmap).
 - ``command``: the Hydra task function of `dlbook visualize` (conf/visualize.yaml).
 
-TensorFlow is imported inside the functions that need it, so importing this package stays cheap.
+Keras (on the backend of ``backend=``) is imported inside the functions that need it, so importing this
+package stays cheap; gradients come from ``dlbook.models.input_gradients``, the same code on every backend.
 """

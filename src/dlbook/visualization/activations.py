@@ -101,8 +101,11 @@ def make_extractor(model, layers: list, with_output: bool = False):
 
 
 def layer_activations(model, batch: np.ndarray, layers: list) -> list[np.ndarray]:
-    """Each layer's output for ``batch`` (one image), computed in one pass."""
-    return [np.asarray(output) for output in make_extractor(model, layers)(batch)]
+    """Each layer's output for ``batch`` (one image), computed in one pass (as NumPy, on any backend)."""
+    import keras
+
+    # keras.ops.convert_to_numpy also detaches a PyTorch tensor that tracks gradients (np.asarray refuses it).
+    return [keras.ops.convert_to_numpy(output) for output in make_extractor(model, layers)(batch)]
 
 
 def channel_image(channel: np.ndarray) -> np.ndarray:

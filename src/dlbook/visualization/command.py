@@ -55,6 +55,21 @@ def check_method(method: str) -> str:
     return method
 
 
+def visualize_backend(cfg: DictConfig) -> str:
+    """The Keras backend to draw with: ``backend`` when given, else the run's own (as `dlbook evaluate` does).
+
+    A run's model.keras loads on any backend, so ``backend=jax`` draws a model trained on TensorFlow; a run
+    recorded before runs had a backend, and a keras.applications model, use ``tensorflow``.
+    """
+    if cfg.get("backend") is not None:
+        return cfg.backend
+    if cfg.run is not None and (Path(cfg.run) / ".hydra" / "config.yaml").is_file():
+        from dlbook.evaluate import load_run_config
+
+        return load_run_config(Path(cfg.run)).get("backend", "tensorflow")
+    return "tensorflow"
+
+
 def load_model(cfg: DictConfig):
     """(model, imagenet): the run's model.keras (Keras safe mode) or the configured keras.applications model."""
     if cfg.run is None and cfg.model is None:
@@ -175,17 +190,20 @@ def visualize(cfg: DictConfig) -> dict[str, list[str]]:
     """Draw ``cfg.method`` for the model; write PNGs and TensorBoard images. Returns {method: [PNG paths]}."""
     try:
         method = check_method(cfg.method)
+        from dlbook.backend import backend_description, select_backend
         from dlbook.runtime import prepare_backend
         from dlbook.visualization.images import load_image, save_png, write_tensorboard
 
         # The photo first: a wrong path is reported before a model is built (VGG16 takes seconds).
         photo = load_image(cfg.image) if method != "filters" else None
+        select_backend(visualize_backend(cfg))  # before anything imports Keras
         prepare_backend(cfg.seed, False)
         model, imagenet = load_model(cfg)
         images, lines = RENDERERS[method](model, cfg, imagenet, photo)
         output, tensorboard = output_dirs(cfg)
         written = [str(save_png(image, output / f"{method}_{name}.png")) for name, image in images.items()]
         write_tensorboard({f"{method}/{name}": image for name, image in images.items()}, tensorboard)
+        used = backend_description()
     except BaseException as error:
         log.error("visualize failed: %s: %s", type(error).__name__, error)
         exit_for_user_error(error)
@@ -196,5 +214,6 @@ def visualize(cfg: DictConfig) -> dict[str, list[str]]:
     for path, image in zip(written, images.values(), strict=True):
         report.append(f"  {path}  ({image.shape[1]}x{image.shape[0]})")
     report.append(f"TensorBoard images: tensorboard --logdir {tensorboard}")
+    report.append(f"Backend: {used['name']} {used['version']} on {', '.join(used['devices'])}")
     print("\n".join(report), flush=True)
     return {method: written}

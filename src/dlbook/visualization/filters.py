@@ -3,9 +3,10 @@
 For each filter: start from a gray image with noise (``random((1, s, s, 3)) * 20 + 128``), and take
 ``steps`` steps of ``step_size`` along the gradient of loss = mean(activation[..., filter]) with respect to
 the image, the gradient divided by its root mean square (+1e-5); then ``deprocess_image`` makes it viewable.
-The book computed one filter at a time with K.gradients/K.function; here tf.GradientTape does a batch of
-filters at once: each image's loss depends on that image alone, so its gradient (and its normalization,
-per image) is the same as alone.
+The book computed one filter at a time with K.gradients/K.function; here a batch of filters is ascended at
+once, on any Keras backend (the loss in ``keras.ops``, its gradient by ``dlbook.models.input_gradients``):
+each image's loss depends on that image alone, so its gradient (and its normalization, per image) is the
+same as alone.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def generate_patterns(
     Returns (patterns, losses): the deprocessed uint8 images (n, height, width, channels), and each filter's
     loss (mean activation) before every step and after the last one (steps + 1, n).
     """
-    import tensorflow as tf
+    import keras
+
+    from dlbook.models.input_gradients import value_and_gradient
 
     layer = find_layer(model, layer_name, "filters.layers")
     if not is_image_layer(layer):
@@ -75,33 +78,32 @@ def generate_patterns(
     # Drawn for all filters up front, so the start images do not depend on how filters are batched.
     start = (rng.random((len(filter_indices), height, width, depth)) * 20 + 128).astype(np.float32)
 
-    @tf.function
-    def ascend(images, mask):
-        with tf.GradientTape() as tape:
-            tape.watch(images)
-            activation = tf.cast(extractor(images)[0], tf.float32)
-            # mean over positions of the chosen filter, one loss per image
-            losses = tf.reduce_sum(tf.reduce_mean(activation, axis=[1, 2]) * mask, axis=-1)
-            # Summed inside the tape (it must see every op); each image's gradient is that of its own loss.
-            total = tf.reduce_sum(losses)
-        gradients = tape.gradient(total, images)
-        rms = tf.sqrt(tf.reduce_mean(tf.square(gradients), axis=[1, 2, 3], keepdims=True))
-        return losses, gradients / (rms + 1e-5)
-
     batch_size = max(1, PIXELS_PER_BATCH // (height * width))
     patterns, losses = [], []
     for first in range(0, len(filter_indices), batch_size):
         indices = filter_indices[first : first + batch_size]
-        mask = tf.one_hot(indices, channels)
-        images = tf.constant(start[first : first + batch_size])
+        mask = np.eye(channels, dtype=np.float32)[indices]  # one row per image: the filter it ascends
+
+        def filter_losses(images, mask=mask):
+            activation = keras.ops.cast(extractor(images)[0], "float32")
+            # mean over positions of the chosen filter, one loss per image
+            chosen = keras.ops.mean(activation, axis=(1, 2)) * keras.ops.convert_to_tensor(mask)
+            losses = keras.ops.sum(chosen, axis=-1)
+            # Their sum is differentiated: each image's gradient is that of its own loss.
+            return keras.ops.sum(losses), losses
+
+        # Traced once per batch of filters (its mask is a constant of the trace), then run ``steps`` times.
+        ascend = value_and_gradient(filter_losses)
+        images = start[first : first + batch_size]
         history = []
         for _ in range(int(steps)):
-            loss, gradients = ascend(images, mask)
-            history.append(loss.numpy())
-            images = images + gradients * step_size
-        history.append(ascend(images, mask)[0].numpy())
+            _, gradients, loss = ascend(images)
+            history.append(loss)
+            rms = np.sqrt(np.mean(np.square(gradients), axis=(1, 2, 3), keepdims=True))
+            images = images + gradients / (rms + 1e-5) * step_size
+        history.append(ascend(images)[2])
         losses.append(np.stack(history))
-        patterns.extend(deprocess_image(image) for image in images.numpy())
+        patterns.extend(deprocess_image(image) for image in images)
     return np.stack(patterns), np.concatenate(losses, axis=1)
 
 

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 
 from dlbook.errors import ConfigError, DlbookError
-from dlbook.visualization.activations import conv_layer_names, find_layer, is_image_layer, make_extractor
+from dlbook.visualization.activations import conv_layer_names, find_layer, is_image_layer
 from dlbook.visualization.images import colorize
 
 log = logging.getLogger("dlbook")
@@ -33,16 +33,54 @@ def default_layer(model) -> str:
     return names[-1]
 
 
+def model_graph(model):
+    """The functional graph that ``model`` runs: the model itself, or the graph a built Sequential keeps."""
+    import keras
+
+    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    if not hasattr(graph, "_run_through_graph"):
+        raise DlbookError(
+            f"gradcam needs a functional or a built Sequential model (one with an Input); this one is a "
+            f"{type(model).__name__} without a graph of layers."
+        )
+    return graph
+
+
+def run_with_feature_map(graph, batch, layer, feature_map=None) -> tuple[object, list]:
+    """Run ``graph`` on ``batch``; returns (its output, the outputs ``layer`` gave, one per call of it).
+
+    With ``feature_map``, the layer's output is replaced by it: the model's output becomes a function of the
+    feature map (what Grad-CAM differentiates), whatever the graph (a chain like VGG16, or branches like
+    Xception's, where the paths that bypass the layer read the image and stay fixed).
+    """
+    calls = []
+
+    def operation_fn(operation):
+        if operation is not layer:
+            return operation
+
+        def call(*args, **kwargs):
+            calls.append(operation(*args, **kwargs) if feature_map is None else feature_map)
+            return calls[-1]
+
+        return call
+
+    # Keras' Functional runs its nodes in order with operation_fn(node's layer) (keras.src.ops.function).
+    return graph._run_through_graph([batch], operation_fn=operation_fn), calls
+
+
 def gradcam_heatmap(
     model, batch: np.ndarray, layer_name: str | None = None, class_index: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Grad-CAM of one preprocessed image ``batch`` (1, height, width, channels).
+    """Grad-CAM of one preprocessed image ``batch`` (1, height, width, channels), on any Keras backend.
 
     ``layer_name`` None: the last convolution layer. ``class_index`` None: the most probable class (the single
     output of a model ending in one sigmoid unit). Returns (heatmap in [0, 1] with the layer's height and
     width, the model's predictions for the image, the class index used).
     """
-    import tensorflow as tf
+    import keras
+
+    from dlbook.models.input_gradients import value_and_gradient
 
     layer = find_layer(model, layer_name or default_layer(model), "gradcam.layer")
     if not is_image_layer(layer):
@@ -56,28 +94,36 @@ def gradcam_heatmap(
             f"{[tuple(output.shape) for output in model.outputs]}."
         )
     classes = model.outputs[0].shape[-1]
-    grad_model = make_extractor(model, [layer], with_output=True)
-    with tf.GradientTape() as tape:
-        feature_map, outputs = grad_model(tf.constant(batch, dtype=tf.float32))
-        predictions = np.asarray(outputs)[0]
-        if class_index is None:
-            class_index = int(np.argmax(predictions))
-        elif not 0 <= int(class_index) < classes:
-            raise ConfigError(
-                f"gradcam.class_index={class_index} is not valid: the model has {classes} output(s), "
-                f"so give 0 to {classes - 1}, or null for the most probable class."
-            )
-        class_index = int(class_index)
-        score = outputs[:, class_index]
-    gradients = tape.gradient(score, feature_map)
-    if gradients is None:
-        raise DlbookError(
-            f"gradcam: the model's output does not depend on layer {layer.name} as it is called here; "
-            "choose a layer of the model's main path with gradcam.layer=<name>."
+    graph = model_graph(model)
+    image = keras.ops.convert_to_tensor(np.asarray(batch, dtype=np.float32))
+    outputs, feature_maps = run_with_feature_map(graph, image, layer)
+    if len(feature_maps) != 1:
+        used = "is not on the path from the input to the output" if not feature_maps else "is called more than once"
+        raise ConfigError(
+            f"gradcam.layer={layer.name} is not valid: in this model the layer {used}, so the class score is not "
+            "a function of one feature map of it. Choose a convolution layer of the model's main path, e.g. "
+            f"{', '.join(conv_layer_names(model)[-3:]) or 'its last convolution'}."
         )
+    predictions = keras.ops.convert_to_numpy(outputs)[0]
+    if class_index is None:
+        class_index = int(np.argmax(predictions))
+    elif not 0 <= int(class_index) < classes:
+        raise ConfigError(
+            f"gradcam.class_index={class_index} is not valid: the model has {classes} output(s), "
+            f"so give 0 to {classes - 1}, or null for the most probable class."
+        )
+    class_index = int(class_index)
+
+    def class_score(feature_map):
+        scores, _ = run_with_feature_map(graph, image, layer, feature_map)
+        return keras.ops.sum(keras.ops.cast(scores, "float32")[:, class_index]), ()
+
+    # One call: traced code would only add its compile time (compile=False runs it eagerly on every backend).
+    feature_map = keras.ops.convert_to_numpy(feature_maps[0]).astype(np.float32)
+    _, gradients, _ = value_and_gradient(class_score, compile=False)(feature_map)
     # One weight per channel: the gradient averaged over the batch and all positions (book: axis=(0, 1, 2)).
-    weights = tf.reduce_mean(gradients, axis=(0, 1, 2))
-    heatmap = np.mean(np.asarray(feature_map[0]) * np.asarray(weights), axis=-1)
+    weights = gradients.mean(axis=(0, 1, 2))
+    heatmap = np.mean(feature_map[0] * weights, axis=-1)
     heatmap = np.maximum(heatmap, 0)
     peak = heatmap.max()
     if peak > 0:

@@ -147,17 +147,51 @@ def save_png(image: np.ndarray, path: Path) -> Path:
 
 
 def write_tensorboard(images: dict[str, np.ndarray], log_dir: Path, step: int = 0) -> Path:
-    """Write each uint8 image as a TensorBoard image summary (tag = its name) into ``log_dir``."""
-    import tensorflow as tf
+    """Write each uint8 image as a TensorBoard image summary (tag = its name) into ``log_dir``.
+
+    With TensorFlow's ``tf.summary.image`` where TensorFlow is installed; without it (a JAX or PyTorch
+    install), the same summaries (PNG-encoded, the image plugin's layout) with the ``tensorboard`` package.
+    """
+    from dlbook.backend import tensorflow_available
 
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for tag, image in images.items():
+        array = np.asarray(image, dtype=np.uint8)
+        arrays[tag] = array[..., None] if array.ndim == 2 else array
+    if not tensorflow_available():
+        return _write_images_with_tensorboard(arrays, log_dir, step)
+    import tensorflow as tf
+
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
-        for tag, image in images.items():
-            array = np.asarray(image, dtype=np.uint8)
-            if array.ndim == 2:
-                array = array[..., None]
+        for tag, array in arrays.items():
             tf.summary.image(tag, array[None], step=step)
+    writer.close()
+    return log_dir
+
+
+def _write_images_with_tensorboard(images: dict[str, np.ndarray], log_dir: Path, step: int) -> Path:
+    """The image summaries ``tf.summary.image`` writes (a tensor [width, height, PNG]), without TensorFlow."""
+    import io
+    import time
+
+    from PIL import Image
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.plugins.image import metadata
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.util import tensor_util
+
+    writer = EventFileWriter(str(log_dir))
+    for tag, array in images.items():
+        png = io.BytesIO()
+        Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(png, format="PNG")
+        height, width = array.shape[:2]
+        tensor = tensor_util.make_tensor_proto([str(width).encode(), str(height).encode(), png.getvalue()])
+        value = summary_pb2.Summary.Value(
+            tag=tag, tensor=tensor, metadata=metadata.create_summary_metadata(display_name=tag, description="")
+        )
+        writer.add_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value])))
     writer.close()
     return log_dir
