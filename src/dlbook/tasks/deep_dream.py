@@ -77,31 +77,43 @@ def layer_outputs(base, names, key: str):
 
 
 def dream_loss(activations: Mapping, coefficients: Mapping[str, float]):
-    """Σ coeff · Σ(act[:, 2:-2, 2:-2, :]²) / (number of values of act), the book's DeepDream loss."""
-    import tensorflow as tf
+    """Σ coeff · Σ(act[:, 2:-2, 2:-2, :]²) / (number of values of act), the book's DeepDream loss (keras.ops)."""
+    from keras import ops
 
-    loss = tf.constant(0.0)
+    loss = ops.convert_to_tensor(0.0, "float32")
     for name, coefficient in coefficients.items():
-        activation = activations[name]
-        scaling = tf.cast(tf.reduce_prod(tf.shape(activation)), tf.float32)
-        loss += coefficient * tf.reduce_sum(tf.square(activation[:, 2:-2, 2:-2, :])) / scaling
+        activation = ops.convert_to_tensor(activations[name], "float32")
+        scaling = ops.cast(ops.size(activation), "float32")
+        loss = loss + coefficient * ops.sum(ops.square(activation[:, 2:-2, 2:-2, :])) / scaling
     return loss
 
 
-def loss_and_gradient(extractor, coefficients: Mapping[str, float]):
-    """A compiled function image -> (loss, gradient normalised by its mean absolute value)."""
-    import tensorflow as tf
+def normalize_gradient(gradient):
+    """The book's ``grads / K.maximum(K.mean(K.abs(grads)), 1e-7)``: steps of the same size whatever the scale."""
+    from keras import ops
 
-    # One signature for all sizes, so the three octaves share one traced graph.
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
-    def compute(image):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            loss = dream_loss(extractor(image, training=False), coefficients)
-        gradient = tape.gradient(loss, image)
-        # The book's K.maximum(K.mean(K.abs(grads)), 1e-7): steps of the same size whatever the scale.
-        gradient /= tf.maximum(tf.reduce_mean(tf.abs(gradient)), 1e-7)
-        return loss, gradient
+    gradient = ops.convert_to_tensor(gradient, "float32")
+    return gradient / ops.maximum(ops.mean(ops.abs(gradient)), 1e-7)
+
+
+def loss_and_gradient(extractor, coefficients: Mapping[str, float]):
+    """A function image -> (loss, gradient normalised by its mean absolute value), NumPy in and out.
+
+    The gradient comes from :func:`dlbook.models.input_gradients.value_and_gradient`, on whichever backend
+    Keras runs. TensorFlow traces once for all octave sizes; JAX compiles once per octave size.
+    """
+    from keras import ops
+
+    from dlbook.models.input_gradients import value_and_gradient
+
+    def loss(image):
+        return dream_loss(extractor(image, training=False), coefficients), ()
+
+    loss_with_gradient = value_and_gradient(loss)
+
+    def compute(image: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient, _ = loss_with_gradient(image)
+        return float(value), ops.convert_to_numpy(normalize_gradient(gradient))
 
     return compute
 
@@ -114,13 +126,12 @@ def gradient_ascent(compute, image: np.ndarray, iterations: int, step: float, ma
     losses = []
     for index in range(iterations):
         loss, gradient = compute(image)
-        loss = float(loss)
         if max_loss is not None and loss > max_loss:
             log.info("loss %.4g > max_loss %s at step %d: next octave", loss, max_loss, index)
             break
         log.info("...loss value at %d: %.4g", index, loss)
         losses.append(loss)
-        image = image + step * np.asarray(gradient)
+        image = image + step * gradient
     return image, losses
 
 
