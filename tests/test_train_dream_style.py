@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,3 +117,20 @@ def test_style_transfer_runs_on_other_backends(tmp_path, backend):
         parts = float(row["content_loss"]) + float(row["style_loss"]) + float(row["tv_loss"])
         assert parts == pytest.approx(float(row["loss"]), rel=1e-4)
     assert read(style_dir / "metrics.json")["style_transfer"]["loss_ratio"] < 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_deep_dream_on_jax_without_tensorflow_writes_its_pngs(tmp_path):
+    # A JAX install without TensorFlow: the dream completes; only the TensorBoard images (TensorFlow's) are left out.
+    hide = os.pathsep.join(
+        filter(None, [str(Path(__file__).parent / "without_tensorflow"), os.environ.get("PYTHONPATH")])
+    )
+    arguments = ["experiment=deep_dream", "backend=jax", "debug=fast", "++weights=null", "image=null"]
+    dream = run_dlbook(
+        "train", *arguments, "task.octaves=1", "task.image_height=80", cwd=tmp_path, env={"PYTHONPATH": hide}
+    )
+    assert dream.returncode == 0, dream.stderr[-3000:]
+    (dream_dir,) = run_dirs(tmp_path / "outputs", "deep_dream")
+    _completed_on(dream_dir, "jax")
+    assert Image.open(dream_dir / "final_dream.png").size[1] == 80
+    assert "TensorFlow is not installed: no TensorBoard images" in (dream_dir / "train.log").read_text()

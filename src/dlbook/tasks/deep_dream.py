@@ -11,6 +11,7 @@ row (phase ``octave_N``, ``epoch`` = the step number from 0, as the book prints 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -34,6 +35,25 @@ TENSORBOARD_DIR = Path("tensorboard") / "deep_dream"
 def step_cap(trainer) -> int | None:
     """``trainer.max_steps`` (debug=fast sets 3): the most ascent steps / iterations a task may take."""
     return OmegaConf.select(trainer.cfg, "trainer.max_steps", default=None)
+
+
+def tensorboard_images(images: Mapping[str, np.ndarray], log_dir: Path, step: int) -> None:
+    """TensorBoard image summaries of the run's images, where TensorFlow (which writes them) is installed.
+
+    On JAX or PyTorch without TensorFlow the run still completes: its PNGs hold the same images.
+    """
+    from dlbook.backend import tensorflow_available
+    from dlbook.visualization.images import write_tensorboard
+
+    if tensorflow_available():
+        write_tensorboard(dict(images), log_dir, step=step)
+    else:
+        _note_no_tensorboard_images()
+
+
+@functools.cache  # once per process, not once per image
+def _note_no_tensorboard_images() -> None:
+    log.info("TensorFlow is not installed: no TensorBoard images (it writes them); the PNGs hold the images.")
 
 
 def check_weights(weights, key: str = "weights") -> str | None:
@@ -202,7 +222,7 @@ def run(
     image_height: int | None = None,
 ) -> TaskResult:
     """Dream on the dataset's photo ``image_key``; see the module docstring. No model is saved."""
-    from dlbook.visualization.images import save_png, write_tensorboard
+    from dlbook.visualization.images import save_png
 
     weights = check_weights(weights)
     coefficients = {str(name): float(value) for name, value in (layers or BOOK_LAYERS).items()}
@@ -241,9 +261,9 @@ def run(
         shrunk_original = resize(original, shape)
         pixels = deprocess(image)
         save_png(pixels, run_dir / f"dream_at_scale_{shape[0]}x{shape[1]}.png")
-        write_tensorboard({"dream_at_scale": pixels}, run_dir / TENSORBOARD_DIR, step=number)
+        tensorboard_images({"dream_at_scale": pixels}, run_dir / TENSORBOARD_DIR, step=number)
     save_png(pixels, run_dir / "final_dream.png")
-    write_tensorboard({"final_dream": pixels}, run_dir / TENSORBOARD_DIR, step=len(shapes))
+    tensorboard_images({"final_dream": pixels}, run_dir / TENSORBOARD_DIR, step=len(shapes))
     metrics = {
         "final_loss": final_loss,
         "octaves": len(shapes),
