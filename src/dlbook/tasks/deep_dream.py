@@ -5,8 +5,14 @@ pixels cropped, to avoid edge artefacts) / number of activation values. The imag
 by normalised gradient steps at 3 successive scales ("octaves", x1.4 each); after each octave the
 detail lost by the smaller scales is put back from the original photo. Every octave's result is
 written as ``dream_at_scale_HxW.png`` and the last as ``final_dream.png`` in the run directory, and
-as TensorBoard images under ``tensorboard/deep_dream``; the loss of every ascent step is a history
-row (phase ``octave_N``, ``epoch`` = the step number from 0, as the book prints it).
+(where TensorFlow is installed) as TensorBoard images under ``tensorboard/deep_dream``; the loss of
+every ascent step is a history row (phase ``octave_N``, ``epoch`` = the step number from 0, as the
+book prints it).
+
+It runs on every Keras backend: the loss and the gradient normalisation are ``keras.ops``, and the
+gradient with respect to the image comes from :mod:`dlbook.models.input_gradients`. TensorFlow traces
+the step once for all octave sizes; JAX compiles it once per octave size (the shapes differ), then
+reuses it for that octave's steps.
 """
 
 from __future__ import annotations

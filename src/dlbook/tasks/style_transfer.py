@@ -5,9 +5,12 @@ content photo and the generated image; style_weight / (number of style layers) x
 difference of Gram matrices, / (4 · 3² · (H·W)²), summed over the style layers; and
 total_variation_weight x Σ((Δx² + Δy²)^1.25), which keeps the image smooth. Starting from the
 content photo, scipy's L-BFGS (``fmin_l_bfgs_b(maxfun=20)``) runs ``iterations`` times; after each
-the image is written as ``style_transfer_result_at_iteration_N.png`` in the run directory and as a
-TensorBoard image (``tensorboard/style_transfer``), and its losses are a history row (phase
-``style_transfer``, ``epoch`` = iteration from 0, as the book prints).
+the image is written as ``style_transfer_result_at_iteration_N.png`` in the run directory and (where
+TensorFlow is installed) as a TensorBoard image (``tensorboard/style_transfer``), and its losses are a
+history row (phase ``style_transfer``, ``epoch`` = iteration from 0, as the book prints).
+
+It runs on every Keras backend: the losses are ``keras.ops`` and the gradient with respect to the image
+comes from :mod:`dlbook.models.input_gradients` (traced or compiled once, the image size being fixed).
 """
 
 from __future__ import annotations
