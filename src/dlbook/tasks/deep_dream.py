@@ -11,8 +11,8 @@ book prints it).
 
 It runs on every Keras backend: the loss and the gradient normalisation are ``keras.ops``, and the
 gradient with respect to the image comes from :mod:`dlbook.models.input_gradients`. TensorFlow traces
-the step once for all octave sizes; JAX compiles it once per octave size (the shapes differ), then
-reuses it for that octave's steps.
+the step at most twice (the second trace has no fixed size); JAX compiles it once per octave size (the
+shapes differ), then reuses it for that octave's steps.
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ def loss_and_gradient(extractor, coefficients: Mapping[str, float]):
     """A function image -> (loss, gradient normalised by its mean absolute value), NumPy in and out.
 
     The gradient comes from :func:`dlbook.models.input_gradients.value_and_gradient`, on whichever backend
-    Keras runs. TensorFlow traces once for all octave sizes; JAX compiles once per octave size.
+    Keras runs. TensorFlow traces at most twice (its second trace, of unknown size, serves every later
+    octave); JAX compiles once per octave size.
     """
     from keras import ops
 
