@@ -138,7 +138,6 @@ def test_one_process_sweeps_refuse_a_second_backend_without_marking_it_completed
     ("experiment", "reason"),
     [
         ("vae", "the VAE's training step is written with tf.GradientTape"),
-        ("deep_dream", "DeepDream's gradient ascent is written with tf.GradientTape"),
     ],
 )
 def test_experiments_that_need_tensorflow_are_refused_on_jax_in_one_paragraph(tmp_path, experiment, reason):

@@ -5,12 +5,19 @@ pixels cropped, to avoid edge artefacts) / number of activation values. The imag
 by normalised gradient steps at 3 successive scales ("octaves", x1.4 each); after each octave the
 detail lost by the smaller scales is put back from the original photo. Every octave's result is
 written as ``dream_at_scale_HxW.png`` and the last as ``final_dream.png`` in the run directory, and
-as TensorBoard images under ``tensorboard/deep_dream``; the loss of every ascent step is a history
-row (phase ``octave_N``, ``epoch`` = the step number from 0, as the book prints it).
+(where TensorFlow is installed) as TensorBoard images under ``tensorboard/deep_dream``; the loss of
+every ascent step is a history row (phase ``octave_N``, ``epoch`` = the step number from 0, as the
+book prints it).
+
+It runs on every Keras backend: the loss and the gradient normalisation are ``keras.ops``, and the
+gradient with respect to the image comes from :mod:`dlbook.models.input_gradients`. TensorFlow traces
+the step at most twice (the second trace has no fixed size); JAX compiles it once per octave size (the
+shapes differ), then reuses it for that octave's steps.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -34,6 +41,25 @@ TENSORBOARD_DIR = Path("tensorboard") / "deep_dream"
 def step_cap(trainer) -> int | None:
     """``trainer.max_steps`` (debug=fast sets 3): the most ascent steps / iterations a task may take."""
     return OmegaConf.select(trainer.cfg, "trainer.max_steps", default=None)
+
+
+def tensorboard_images(images: Mapping[str, np.ndarray], log_dir: Path, step: int) -> None:
+    """TensorBoard image summaries of the run's images, where TensorFlow (which writes them) is installed.
+
+    On JAX or PyTorch without TensorFlow the run still completes: its PNGs hold the same images.
+    """
+    from dlbook.backend import tensorflow_available
+    from dlbook.visualization.images import write_tensorboard
+
+    if tensorflow_available():
+        write_tensorboard(dict(images), log_dir, step=step)
+    else:
+        _note_no_tensorboard_images()
+
+
+@functools.cache  # once per process, not once per image
+def _note_no_tensorboard_images() -> None:
+    log.info("TensorFlow is not installed: no TensorBoard images (it writes them); the PNGs hold the images.")
 
 
 def check_weights(weights, key: str = "weights") -> str | None:
@@ -77,31 +103,44 @@ def layer_outputs(base, names, key: str):
 
 
 def dream_loss(activations: Mapping, coefficients: Mapping[str, float]):
-    """Σ coeff · Σ(act[:, 2:-2, 2:-2, :]²) / (number of values of act), the book's DeepDream loss."""
-    import tensorflow as tf
+    """Σ coeff · Σ(act[:, 2:-2, 2:-2, :]²) / (number of values of act), the book's DeepDream loss (keras.ops)."""
+    from keras import ops
 
-    loss = tf.constant(0.0)
+    loss = ops.convert_to_tensor(0.0, "float32")
     for name, coefficient in coefficients.items():
-        activation = activations[name]
-        scaling = tf.cast(tf.reduce_prod(tf.shape(activation)), tf.float32)
-        loss += coefficient * tf.reduce_sum(tf.square(activation[:, 2:-2, 2:-2, :])) / scaling
+        activation = ops.convert_to_tensor(activations[name], "float32")
+        scaling = ops.cast(ops.size(activation), "float32")
+        loss = loss + coefficient * ops.sum(ops.square(activation[:, 2:-2, 2:-2, :])) / scaling
     return loss
 
 
-def loss_and_gradient(extractor, coefficients: Mapping[str, float]):
-    """A compiled function image -> (loss, gradient normalised by its mean absolute value)."""
-    import tensorflow as tf
+def normalize_gradient(gradient):
+    """The book's ``grads / K.maximum(K.mean(K.abs(grads)), 1e-7)``: steps of the same size whatever the scale."""
+    from keras import ops
 
-    # One signature for all sizes, so the three octaves share one traced graph.
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
-    def compute(image):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            loss = dream_loss(extractor(image, training=False), coefficients)
-        gradient = tape.gradient(loss, image)
-        # The book's K.maximum(K.mean(K.abs(grads)), 1e-7): steps of the same size whatever the scale.
-        gradient /= tf.maximum(tf.reduce_mean(tf.abs(gradient)), 1e-7)
-        return loss, gradient
+    gradient = ops.convert_to_tensor(gradient, "float32")
+    return gradient / ops.maximum(ops.mean(ops.abs(gradient)), 1e-7)
+
+
+def loss_and_gradient(extractor, coefficients: Mapping[str, float]):
+    """A function image -> (loss, gradient normalised by its mean absolute value), NumPy in and out.
+
+    The gradient comes from :func:`dlbook.models.input_gradients.value_and_gradient`, on whichever backend
+    Keras runs. TensorFlow traces at most twice (its second trace, of unknown size, serves every later
+    octave); JAX compiles once per octave size.
+    """
+    from keras import ops
+
+    from dlbook.models.input_gradients import value_and_gradient
+
+    def loss(image):
+        return dream_loss(extractor(image, training=False), coefficients), ()
+
+    loss_with_gradient = value_and_gradient(loss)
+
+    def compute(image: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient, _ = loss_with_gradient(image)
+        return float(value), ops.convert_to_numpy(normalize_gradient(gradient))
 
     return compute
 
@@ -114,13 +153,12 @@ def gradient_ascent(compute, image: np.ndarray, iterations: int, step: float, ma
     losses = []
     for index in range(iterations):
         loss, gradient = compute(image)
-        loss = float(loss)
         if max_loss is not None and loss > max_loss:
             log.info("loss %.4g > max_loss %s at step %d: next octave", loss, max_loss, index)
             break
         log.info("...loss value at %d: %.4g", index, loss)
         losses.append(loss)
-        image = image + step * np.asarray(gradient)
+        image = image + step * gradient
     return image, losses
 
 
@@ -191,7 +229,7 @@ def run(
     image_height: int | None = None,
 ) -> TaskResult:
     """Dream on the dataset's photo ``image_key``; see the module docstring. No model is saved."""
-    from dlbook.visualization.images import save_png, write_tensorboard
+    from dlbook.visualization.images import save_png
 
     weights = check_weights(weights)
     coefficients = {str(name): float(value) for name, value in (layers or BOOK_LAYERS).items()}
@@ -230,9 +268,9 @@ def run(
         shrunk_original = resize(original, shape)
         pixels = deprocess(image)
         save_png(pixels, run_dir / f"dream_at_scale_{shape[0]}x{shape[1]}.png")
-        write_tensorboard({"dream_at_scale": pixels}, run_dir / TENSORBOARD_DIR, step=number)
+        tensorboard_images({"dream_at_scale": pixels}, run_dir / TENSORBOARD_DIR, step=number)
     save_png(pixels, run_dir / "final_dream.png")
-    write_tensorboard({"final_dream": pixels}, run_dir / TENSORBOARD_DIR, step=len(shapes))
+    tensorboard_images({"final_dream": pixels}, run_dir / TENSORBOARD_DIR, step=len(shapes))
     metrics = {
         "final_loss": final_loss,
         "octaves": len(shapes),

@@ -5,9 +5,12 @@ content photo and the generated image; style_weight / (number of style layers) x
 difference of Gram matrices, / (4 · 3² · (H·W)²), summed over the style layers; and
 total_variation_weight x Σ((Δx² + Δy²)^1.25), which keeps the image smooth. Starting from the
 content photo, scipy's L-BFGS (``fmin_l_bfgs_b(maxfun=20)``) runs ``iterations`` times; after each
-the image is written as ``style_transfer_result_at_iteration_N.png`` in the run directory and as a
-TensorBoard image (``tensorboard/style_transfer``), and its losses are a history row (phase
-``style_transfer``, ``epoch`` = iteration from 0, as the book prints).
+the image is written as ``style_transfer_result_at_iteration_N.png`` in the run directory and (where
+TensorFlow is installed) as a TensorBoard image (``tensorboard/style_transfer``), and its losses are a
+history row (phase ``style_transfer``, ``epoch`` = iteration from 0, as the book prints).
+
+It runs on every Keras backend: the losses are ``keras.ops`` and the gradient with respect to the image
+comes from :mod:`dlbook.models.input_gradients` (traced or compiled once, the image size being fixed).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 
 from dlbook.errors import ConfigError
 from dlbook.tasks import TaskResult
-from dlbook.tasks.deep_dream import build_base, check_weights, layer_outputs, step_cap
+from dlbook.tasks.deep_dream import build_base, check_weights, layer_outputs, step_cap, tensorboard_images
 
 log = logging.getLogger("dlbook")
 
@@ -33,34 +36,37 @@ TENSORBOARD_DIR = Path("tensorboard") / "style_transfer"
 
 def gram_matrix(features):
     """The Gram matrix (channels x channels) of one image's (h, w, channels) feature maps."""
-    import tensorflow as tf
+    from keras import ops
 
-    flat = tf.reshape(tf.transpose(features, (2, 0, 1)), (tf.shape(features)[2], -1))
-    return tf.matmul(flat, flat, transpose_b=True)
+    features = ops.convert_to_tensor(features, "float32")
+    flat = ops.reshape(ops.transpose(features, (2, 0, 1)), (ops.shape(features)[2], -1))
+    return ops.matmul(flat, ops.transpose(flat))
 
 
 def style_loss(style, combination, height: int, width: int):
     """Σ(Gram(style) - Gram(combination))² / (4 · 3² · (height·width)²), with the book's 3 channels of the image."""
-    import tensorflow as tf
+    from keras import ops
 
     size = float(height * width)
-    return tf.reduce_sum(tf.square(gram_matrix(style) - gram_matrix(combination))) / (4.0 * 3**2 * size**2)
+    return ops.sum(ops.square(gram_matrix(style) - gram_matrix(combination))) / (4.0 * 3**2 * size**2)
 
 
 def content_loss(base, combination):
-    import tensorflow as tf
+    """Σ(combination - base)², the squared distance between the generated and the content features."""
+    from keras import ops
 
-    return tf.reduce_sum(tf.square(combination - base))
+    return ops.sum(ops.square(ops.convert_to_tensor(combination, "float32") - ops.convert_to_tensor(base, "float32")))
 
 
 def total_variation_loss(image):
     """Σ((x[i+1, j] - x[i, j])² + (x[i, j+1] - x[i, j])²)^1.25 over a (1, h, w, 3) batch (the book's)."""
-    import tensorflow as tf
+    from keras import ops
 
+    image = ops.convert_to_tensor(image, "float32")
     corner = image[:, :-1, :-1, :]
-    down = tf.square(corner - image[:, 1:, :-1, :])
-    right = tf.square(corner - image[:, :-1, 1:, :])
-    return tf.reduce_sum(tf.pow(down + right, 1.25))
+    down = ops.square(corner - image[:, 1:, :-1, :])
+    right = ops.square(corner - image[:, :-1, 1:, :])
+    return ops.sum(ops.power(down + right, 1.25))
 
 
 def preprocess(photo: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -85,36 +91,32 @@ class StyleLoss:
     """
 
     def __init__(self, extractor, content, style, *, content_layer, style_layers, weights: dict[str, float]):
-        import tensorflow as tf
+        from keras import ops
+
+        from dlbook.models.input_gradients import value_and_gradient
 
         self.shape = content.shape
         height, width = content.shape[1:3]
-        content_features = extractor(tf.constant(content), training=False)
-        style_features = extractor(tf.constant(style), training=False)
-        target = content_features[content_layer][0]
-        styles = [style_features[name][0] for name in style_layers]
+        # Kept as NumPy: constants of the loss, with no gradient history (PyTorch) attached.
+        content_features = ops.convert_to_numpy(extractor(content, training=False)[content_layer][0])
+        style_features = extractor(style, training=False)
+        styles = [ops.convert_to_numpy(style_features[name][0]) for name in style_layers]
 
-        @tf.function(input_signature=[tf.TensorSpec(content.shape, tf.float32)])
-        def compute(image):
-            with tf.GradientTape() as tape:
-                tape.watch(image)
-                features = extractor(image, training=False)
-                parts = {
-                    "content_loss": weights["content"] * content_loss(target, features[content_layer][0]),
-                    "style_loss": tf.add_n(
-                        [
-                            weights["style"]
-                            / len(style_layers)
-                            * style_loss(reference, features[name][0], height, width)
-                            for name, reference in zip(style_layers, styles, strict=True)
-                        ]
-                    ),
-                    "tv_loss": weights["total_variation"] * total_variation_loss(image),
-                }
-                loss = tf.add_n(list(parts.values()))
-            return loss, tape.gradient(loss, image), parts
+        def loss(image):
+            features = extractor(image, training=False)
+            style_parts = [
+                weights["style"] / len(style_layers) * style_loss(reference, features[name][0], height, width)
+                for name, reference in zip(style_layers, styles, strict=True)
+            ]
+            parts = {
+                "content_loss": weights["content"] * content_loss(content_features, features[content_layer][0]),
+                "style_loss": sum(style_parts[1:], style_parts[0]),
+                "tv_loss": weights["total_variation"] * total_variation_loss(image),
+            }
+            return parts["content_loss"] + parts["style_loss"] + parts["tv_loss"], parts
 
-        self.compute = compute
+        # One image size for the whole run: one trace (TensorFlow) or one compilation (JAX).
+        self.compute = value_and_gradient(loss)
         self.parts_by_loss: dict[float, dict[str, float]] = {}
 
     def __call__(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
@@ -154,7 +156,7 @@ def run(
     """Transfer the style of photo ``style_key`` onto ``content_key``; see the module docstring. No model is saved."""
     from scipy.optimize import fmin_l_bfgs_b
 
-    from dlbook.visualization.images import save_png, write_tensorboard
+    from dlbook.visualization.images import save_png
 
     weights = check_weights(weights)
     photos = trainer.data.info.get("images") or {}
@@ -205,7 +207,7 @@ def run(
         losses.append(loss)
         pixels = deprocess(image.reshape(content.shape))
         save_png(pixels, run_dir / f"style_transfer_result_at_iteration_{iteration}.png")
-        write_tensorboard({"style_transfer_result": pixels}, run_dir / TENSORBOARD_DIR, step=iteration)
+        tensorboard_images({"style_transfer_result": pixels}, run_dir / TENSORBOARD_DIR, step=iteration)
     metrics = {
         "final_loss": losses[-1],
         "first_loss": losses[0],
