@@ -17,7 +17,6 @@ shapes differ), then reuses it for that octave's steps.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -41,25 +40,6 @@ TENSORBOARD_DIR = Path("tensorboard") / "deep_dream"
 def step_cap(trainer) -> int | None:
     """``trainer.max_steps`` (debug=fast sets 3): the most ascent steps / iterations a task may take."""
     return OmegaConf.select(trainer.cfg, "trainer.max_steps", default=None)
-
-
-def tensorboard_images(images: Mapping[str, np.ndarray], log_dir: Path, step: int) -> None:
-    """TensorBoard image summaries of the run's images, where TensorFlow (which writes them) is installed.
-
-    On JAX or PyTorch without TensorFlow the run still completes: its PNGs hold the same images.
-    """
-    from dlbook.backend import tensorflow_available
-    from dlbook.visualization.images import write_tensorboard
-
-    if tensorflow_available():
-        write_tensorboard(dict(images), log_dir, step=step)
-    else:
-        _note_no_tensorboard_images()
-
-
-@functools.cache  # once per process, not once per image
-def _note_no_tensorboard_images() -> None:
-    log.info("TensorFlow is not installed: no TensorBoard images (it writes them); the PNGs hold the images.")
 
 
 def check_weights(weights, key: str = "weights") -> str | None:
@@ -229,7 +209,7 @@ def run(
     image_height: int | None = None,
 ) -> TaskResult:
     """Dream on the dataset's photo ``image_key``; see the module docstring. No model is saved."""
-    from dlbook.visualization.images import save_png
+    from dlbook.visualization.images import save_png, write_tensorboard
 
     weights = check_weights(weights)
     coefficients = {str(name): float(value) for name, value in (layers or BOOK_LAYERS).items()}
@@ -268,9 +248,9 @@ def run(
         shrunk_original = resize(original, shape)
         pixels = deprocess(image)
         save_png(pixels, run_dir / f"dream_at_scale_{shape[0]}x{shape[1]}.png")
-        tensorboard_images({"dream_at_scale": pixels}, run_dir / TENSORBOARD_DIR, step=number)
+        write_tensorboard({"dream_at_scale": pixels}, run_dir / TENSORBOARD_DIR, step=number)
     save_png(pixels, run_dir / "final_dream.png")
-    tensorboard_images({"final_dream": pixels}, run_dir / TENSORBOARD_DIR, step=len(shapes))
+    write_tensorboard({"final_dream": pixels}, run_dir / TENSORBOARD_DIR, step=len(shapes))
     metrics = {
         "final_loss": final_loss,
         "octaves": len(shapes),

@@ -24,7 +24,7 @@ import numpy as np
 
 from dlbook.errors import ConfigError
 from dlbook.tasks import TaskResult
-from dlbook.tasks.deep_dream import build_base, check_weights, layer_outputs, step_cap, tensorboard_images
+from dlbook.tasks.deep_dream import build_base, check_weights, layer_outputs, step_cap
 
 log = logging.getLogger("dlbook")
 
@@ -156,7 +156,7 @@ def run(
     """Transfer the style of photo ``style_key`` onto ``content_key``; see the module docstring. No model is saved."""
     from scipy.optimize import fmin_l_bfgs_b
 
-    from dlbook.visualization.images import save_png
+    from dlbook.visualization.images import save_png, write_tensorboard
 
     weights = check_weights(weights)
     photos = trainer.data.info.get("images") or {}
@@ -207,7 +207,7 @@ def run(
         losses.append(loss)
         pixels = deprocess(image.reshape(content.shape))
         save_png(pixels, run_dir / f"style_transfer_result_at_iteration_{iteration}.png")
-        tensorboard_images({"style_transfer_result": pixels}, run_dir / TENSORBOARD_DIR, step=iteration)
+        write_tensorboard({"style_transfer_result": pixels}, run_dir / TENSORBOARD_DIR, step=iteration)
     metrics = {
         "final_loss": losses[-1],
         "first_loss": losses[0],
