@@ -40,7 +40,7 @@ def write_mnist(path: Path) -> None:
     np.savez(path, x_train=images[train], y_train=labels[train], x_test=images[test], y_test=labels[test])
 
 
-def write_imdb(path: Path, vocabulary: int = 88_584, reviews_per_split: int = 25_000) -> None:
+def write_imdb(path: Path, vocabulary: int = 88_584) -> None:
     """A full-size imdb.npz: 25,000 + 25,000 reviews of about 230 words (log-normal lengths, as the real
     ones), Zipf-distributed word indices 1..vocabulary (88,584: the real file's), random 0/1 labels."""
     rng = np.random.RandomState(0)
@@ -52,8 +52,8 @@ def write_imdb(path: Path, vocabulary: int = 88_584, reviews_per_split: int = 25
             rows[index] = (rng.zipf(1.3, size=lengths[index]) % vocabulary + 1).tolist()
         return rows, rng.randint(0, 2, size=count).astype(np.int64)
 
-    x_train, y_train = reviews(reviews_per_split)
-    x_test, y_test = reviews(reviews_per_split)
+    x_train, y_train = reviews(25_000)
+    x_test, y_test = reviews(25_000)
     np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
 
 
