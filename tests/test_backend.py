@@ -137,7 +137,6 @@ def test_one_process_sweeps_refuse_a_second_backend_without_marking_it_completed
 @pytest.mark.parametrize(
     ("experiment", "reason"),
     [
-        ("vae", "the VAE's training step is written with tf.GradientTape"),
         ("deep_dream", "DeepDream's gradient ascent is written with tf.GradientTape"),
     ],
 )

@@ -94,8 +94,6 @@ def _devices(name: str) -> list[str]:
 # Parts of the catalogue still written against TensorFlow directly (tf.GradientTape training steps and
 # gradient ascent on the input, tf.distribute): config path -> (target prefix, why it needs TensorFlow).
 TENSORFLOW_ONLY: tuple[tuple[str, str, str], ...] = (
-    ("model", "dlbook.models.vae.", "the VAE's training step is written with tf.GradientTape"),
-    ("model", "dlbook.models.dcgan.", "the GAN's training step is written with tf.GradientTape"),
     ("task", "dlbook.tasks.deep_dream.", "DeepDream's gradient ascent is written with tf.GradientTape"),
     ("task", "dlbook.tasks.style_transfer.", "style transfer's losses and L-BFGS step use TensorFlow directly"),
 )
