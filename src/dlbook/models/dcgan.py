@@ -107,6 +107,21 @@ def _optimizer(learning_rate: float, clipvalue: float | None, decay: float):
     return loss_optimizer(keras.optimizers.RMSprop(learning_rate=rate, clipvalue=clipvalue))
 
 
+def _crossentropy(labels, predictions):
+    """``keras.losses.binary_crossentropy`` (the mean over the last axis), also for the book's noisy labels
+    above 1: PyTorch's kernel refuses targets outside [0, 1], so there it is Keras' own formula (the one its
+    JAX backend computes: clipped probabilities, ``-(t log p + (1 - t) log(1 - p))``)."""
+    import keras
+
+    if keras.backend.backend() != "torch":
+        return keras.losses.binary_crossentropy(labels, predictions)
+    ops = keras.ops
+    epsilon = keras.config.epsilon()
+    probabilities = ops.clip(predictions, epsilon, 1.0 - epsilon)
+    per_label = labels * ops.log(probabilities) + (1.0 - labels) * ops.log(1.0 - probabilities)
+    return -ops.mean(per_label, axis=-1)
+
+
 def _register() -> type:
     import keras
 
@@ -161,8 +176,13 @@ def _register() -> type:
                 variables = [*variables, *self.d_optimizer.variables, *self.g_optimizer.variables]
             return variables
 
-        def call(self, latent, training=None):
-            return self.generator(latent, training=training)
+        def call(self, inputs, training=None):
+            """Generated images for a batch of latent vectors; for a batch of images (what fit and evaluate
+            feed the model, and Keras' symbolic build of the compiled metrics runs it on), the discriminator's
+            probability that each is fake."""
+            if len(inputs.shape) == 4:
+                return self.discriminator(inputs, training=training)
+            return self.generator(inputs, training=training)
 
         def real_images(self, images):
             """The real batch as the discriminator sees it (see ``real_range``)."""
@@ -199,13 +219,13 @@ def _register() -> type:
             combined = keras.ops.concatenate([keras.ops.cast(generated, "float32"), real], axis=0)
             labels = keras.ops.concatenate([keras.ops.full((size, 1), FAKE), keras.ops.full((size, 1), REAL)], axis=0)
             predictions = keras.ops.cast(self.discriminator(combined, training=training), "float32")
-            return global_mean(keras.losses.binary_crossentropy(labels + self._label_noise(size), predictions))
+            return global_mean(_crossentropy(labels + self._label_noise(size), predictions))
 
         def generator_loss(self, size, training):
             """The book's adversarial loss: BCE of fresh generated images against the "real" label (0)."""
             generated = self.generator(self.latent_batch(size), training=training)
             predictions = keras.ops.cast(self.discriminator(generated, training=training), "float32")
-            return global_mean(keras.losses.binary_crossentropy(keras.ops.full((size, 1), REAL), predictions))
+            return global_mean(_crossentropy(keras.ops.full((size, 1), REAL), predictions))
 
         def train_step(self, *arguments):
             # JAX's trainer calls train_step(state, data) and expects (logs, state); the others train_step(data).
