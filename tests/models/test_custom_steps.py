@@ -92,20 +92,47 @@ def dcgan_run():
         "iterations": [int(model.d_optimizer.iterations), int(model.g_optimizer.iterations)],
     }
 
-
+"""
+RUNS = (
+    SCRIPT
+    + """
 print(json.dumps({"vae": [vae_run(), vae_run()], "dcgan": [dcgan_run(), dcgan_run()]}))
 """
+)
+# The DCGAN's step with its two LossScaleOptimizers (on JAX a stateless update) in mixed_float16 and float32.
+MIXED = (
+    SCRIPT
+    + """
+def dcgan_losses(policy):
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(2)
+    model = tiny_dcgan()
+    scaled = [isinstance(o, keras.optimizers.LossScaleOptimizer) for o in (model.d_optimizer, model.g_optimizer)]
+    images = frogs(16)
+    losses = []
+    for step in range(6):
+        logs = model.train_on_batch(images[(step * 4) % 16 : (step * 4) % 16 + 4], return_dict=True)
+        losses.append([float(logs["d_loss"]), float(logs["g_loss"])])
+    return {"scaled": scaled, "losses": losses}
+
+
+print(json.dumps({"float32": dcgan_losses("float32"), "mixed_float16": dcgan_losses("mixed_float16")}))
+"""
+)
+
+
+def _run(script: str, backend: str) -> dict:
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module", params=["tensorflow", "jax", "torch"])
 def runs(request):
-    backend = request.param
-    if importlib.util.find_spec(backend) is None:
-        pytest.skip(f"{backend} is not installed")
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _run(RUNS, request.param)
 
 
 def test_vae_loss_falls_and_its_logged_parts_add_up(runs):
@@ -130,3 +157,13 @@ def test_dcgan_discriminator_learns_and_fit_trains_both_networks(runs):
 def test_same_seed_same_losses(runs):
     assert runs["vae"][0] == runs["vae"][1]
     assert runs["dcgan"][0] == runs["dcgan"][1]
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_dcgan_trains_in_mixed_float16_as_in_float32(backend):
+    # As tests/models/test_mixed_precision.py checks on TensorFlow: within 2% step by step.
+    result = _run(MIXED, backend)
+    assert result["mixed_float16"]["scaled"] == [True, True] and result["float32"]["scaled"] == [False, False]
+    for full, mixed in zip(result["float32"]["losses"], result["mixed_float16"]["losses"], strict=True):
+        assert all(map(math.isfinite, mixed))
+        assert mixed == pytest.approx(full, rel=0.02)

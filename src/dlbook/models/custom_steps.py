@@ -135,6 +135,13 @@ def descend(model, optimizer, weights, loss: Callable[[], Any]):
 
         with torch.no_grad():
             optimizer.apply(gradients, weights)
+    elif name == "jax":
+        # The stateless update (a LossScaleOptimizer's finite-gradient check is a traced branch there).
+        new_weights, new_slots = optimizer.stateless_apply(
+            [variable.value for variable in optimizer.variables], gradients, [weight.value for weight in weights]
+        )
+        for variable, new_value in zip([*weights, *optimizer.variables], [*new_weights, *new_slots], strict=True):
+            variable.assign(new_value)
     else:
         optimizer.apply(gradients, weights)
     return keras.ops.stop_gradient(value)
