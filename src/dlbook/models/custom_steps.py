@@ -113,38 +113,44 @@ def descend(model, optimizer, weights, loss: Callable[[], Any]):
     """
     import keras
 
+    steps = {"tensorflow": _tensorflow_descend, "torch": _torch_descend, "jax": _jax_descend}
     name = keras.backend.backend()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            value = loss()
-            scaled = optimizer.scale_loss(value)
-        gradients = tape.gradient(scaled, weights)
-    elif name == "torch":
-        import torch
-
-        value = loss()
-        gradients = torch.autograd.grad(optimizer.scale_loss(value), [weight.value for weight in weights])
-    elif name == "jax":
-        value, gradients = _jax_value_and_gradients(model, optimizer, weights, loss)
-    else:  # pragma: no cover - Keras has no other backend that computes gradients
+    if name not in steps:  # pragma: no cover - Keras has no other backend that computes gradients
         raise NotImplementedError(f"training steps on the {name} backend")
-    if name == "torch":
-        import torch
+    return keras.ops.stop_gradient(steps[name](model, optimizer, weights, loss))
 
-        with torch.no_grad():
-            optimizer.apply(gradients, weights)
-    elif name == "jax":
-        # The stateless update (a LossScaleOptimizer's finite-gradient check is a traced branch there).
-        new_weights, new_slots = optimizer.stateless_apply(
-            [variable.value for variable in optimizer.variables], gradients, [weight.value for weight in weights]
-        )
-        for variable, new_value in zip([*weights, *optimizer.variables], [*new_weights, *new_slots], strict=True):
-            variable.assign(new_value)
-    else:
+
+def _tensorflow_descend(model, optimizer, weights, loss):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = loss()
+        scaled = optimizer.scale_loss(value)
+    # Under tf.distribute the optimizer sums the replicas' gradients (see global_mean).
+    optimizer.apply(tape.gradient(scaled, weights), weights)
+    return value
+
+
+def _torch_descend(model, optimizer, weights, loss):
+    import torch
+
+    value = loss()
+    # Only with respect to ``weights``: the other network's weights get no .grad.
+    gradients = torch.autograd.grad(optimizer.scale_loss(value), [weight.value for weight in weights])
+    with torch.no_grad():
         optimizer.apply(gradients, weights)
-    return keras.ops.stop_gradient(value)
+    return value
+
+
+def _jax_descend(model, optimizer, weights, loss):
+    value, gradients = _jax_value_and_gradients(model, optimizer, weights, loss)
+    # The stateless update: a LossScaleOptimizer's finite-gradient check is a traced branch on JAX.
+    new_weights, new_slots = optimizer.stateless_apply(
+        [variable.value for variable in optimizer.variables], gradients, [weight.value for weight in weights]
+    )
+    for variable, new_value in zip([*weights, *optimizer.variables], [*new_weights, *new_slots], strict=True):
+        variable.assign(new_value)
+    return value
 
 
 def _state_variables(model) -> list:
