@@ -79,37 +79,24 @@ def backend_description() -> dict[str, Any]:
     return {"name": name, "version": backend_version, "devices": in_use["gpus"] or in_use["cpus"]}
 
 
-# Parts of the catalogue still written against TensorFlow directly (tf.GradientTape training steps,
-# tf.distribute): config path -> (target prefix, why it needs TensorFlow).
-TENSORFLOW_ONLY: tuple[tuple[str, str, str], ...] = (
-    ("model", "dlbook.models.vae.", "the VAE's training step is written with tf.GradientTape"),
-    ("model", "dlbook.models.dcgan.", "the GAN's training step is written with tf.GradientTape"),
-)
-
-
-def tensorflow_only_reasons(cfg: Any) -> list[str]:
-    """Why this run's config needs the TensorFlow backend (an empty list when it runs on any backend)."""
-    reasons = []
-    for key, prefix, reason in TENSORFLOW_ONLY:
-        block = cfg.get(key) if hasattr(cfg, "get") else None
-        target = block.get("_target_") if hasattr(block, "get") else None
-        if isinstance(target, str) and target.startswith(prefix):
-            reasons.append(reason)
-    strategy = cfg.get("strategy") if hasattr(cfg, "get") else None
-    if hasattr(strategy, "get") and strategy.get("_target_") == "dlbook.strategy.mirrored":
-        reasons.append("strategy=mirrored is TensorFlow's tf.distribute.MirroredStrategy")
-    return reasons
-
-
 def check_backend_support(cfg: Any, name: str) -> None:
-    """Refuse, in one paragraph, a run on ``name`` whose experiment needs TensorFlow."""
+    """Refuse, in one paragraph, a run on ``name`` that asks for TensorFlow's MirroredStrategy.
+
+    Every experiment of the catalogue runs on every backend; only ``strategy=mirrored`` is
+    ``tf.distribute``'s, and JAX has its own data parallelism (``strategy=data_parallel``).
+    """
     if name == "tensorflow":
         return
-    reasons = tensorflow_only_reasons(cfg)
-    if reasons:
+    strategy = cfg.get("strategy") if hasattr(cfg, "get") else None
+    if hasattr(strategy, "get") and strategy.get("_target_") == "dlbook.strategy.mirrored":
+        instead = (
+            "use strategy=data_parallel (keras.distribution.DataParallel over the job's devices)"
+            if name == "jax"
+            else "use backend=tensorflow with it, or backend=jax with strategy=data_parallel"
+        )
         raise ConfigError(
-            f"backend={name} is not valid for {cfg.get('name')}: {'; '.join(reasons)}, so it runs on the "
-            "TensorFlow backend only for now. Run it with backend=tensorflow (the default)."
+            f"strategy=mirrored is not valid with backend={name} (experiment {cfg.get('name')}): it is "
+            f"TensorFlow's tf.distribute.MirroredStrategy, which only the TensorFlow backend runs; {instead}."
         )
 
 

@@ -19,8 +19,13 @@ feeds it as the book did.
 Logs: ``d_loss`` (discriminator) and ``g_loss`` (the book's "adversarial loss"); ``loss`` repeats
 ``g_loss``, the loss of the book's ``gan`` model, so that the trainer's history has its usual key.
 
+The step is written once in ``keras.ops``; only the gradient is the backend's (``custom_steps.descend``:
+TensorFlow's tape, ``torch.autograd.grad``, ``jax.value_and_grad``). The JAX trainer is stateless: there the
+step runs in ``custom_steps.stateless_step``, and the two optimizers' variables travel in the trainer's state
+as non-trainable variables of the model (they are not weights: not saved twice, not counted as parameters).
+
 Mixed precision (``mixed_float16``): both output layers compute in float32, the losses are float32, and
-each of the model's own optimizers is a LossScaleOptimizer, its loss scaled inside the tape. Several
+each of the model's own optimizers is a LossScaleOptimizer, its loss scaled for its gradient. Several
 replicas (``strategy=mirrored``): the losses are means over the global batch, and the latent vectors and
 label noise are drawn for the global batch, so the replicas train as one (``custom_steps``).
 """
@@ -28,7 +33,15 @@ label noise are drawn for the global batch, so the replicas train as one (``cust
 from __future__ import annotations
 
 from dlbook.errors import ConfigError
-from dlbook.models.custom_steps import global_draw, global_mean, loss_optimizer, replica_rows, replica_share
+from dlbook.models.custom_steps import (
+    descend,
+    global_draw,
+    global_mean,
+    loss_optimizer,
+    replica_rows,
+    replica_share,
+    stateless_step,
+)
 
 LATENT_DIM = 32
 REAL_RANGES = ("tanh", "book")
@@ -94,9 +107,23 @@ def _optimizer(learning_rate: float, clipvalue: float | None, decay: float):
     return loss_optimizer(keras.optimizers.RMSprop(learning_rate=rate, clipvalue=clipvalue))
 
 
+def _crossentropy(labels, predictions):
+    """``keras.losses.binary_crossentropy`` (the mean over the last axis), also for the book's noisy labels
+    above 1: PyTorch's kernel refuses targets outside [0, 1], so there it is Keras' own formula (the one its
+    JAX backend computes: clipped probabilities, ``-(t log p + (1 - t) log(1 - p))``)."""
+    import keras
+
+    if keras.backend.backend() != "torch":
+        return keras.losses.binary_crossentropy(labels, predictions)
+    ops = keras.ops
+    epsilon = keras.config.epsilon()
+    probabilities = ops.clip(predictions, epsilon, 1.0 - epsilon)
+    per_label = labels * ops.log(probabilities) + (1.0 - labels) * ops.log(1.0 - probabilities)
+    return -ops.mean(per_label, axis=-1)
+
+
 def _register() -> type:
     import keras
-    import tensorflow as tf
 
     @keras.saving.register_keras_serializable(package="dlbook")
     class DCGAN(keras.Model):
@@ -140,8 +167,22 @@ def _register() -> type:
         def metrics(self):
             return [self.d_tracker, self.g_tracker]
 
-        def call(self, latent, training=None):
-            return self.generator(latent, training=training)
+        @property
+        def non_trainable_variables(self):
+            variables = super().non_trainable_variables
+            if keras.backend.backend() == "jax" and hasattr(self, "g_optimizer"):
+                # The JAX trainer passes (and syncs back) only the model's variables and its compiled
+                # optimizer's: the two optimizers of the step ride along with the model's non-trainable state.
+                variables = [*variables, *self.d_optimizer.variables, *self.g_optimizer.variables]
+            return variables
+
+        def call(self, inputs, training=None):
+            """Generated images for a batch of latent vectors; for a batch of images (what fit and evaluate
+            feed the model, and Keras' symbolic build of the compiled metrics runs it on), the discriminator's
+            probability that each is fake."""
+            if len(inputs.shape) == 4:
+                return self.discriminator(inputs, training=training)
+            return self.generator(inputs, training=training)
 
         def real_images(self, images):
             """The real batch as the discriminator sees it (see ``real_range``)."""
@@ -178,34 +219,38 @@ def _register() -> type:
             combined = keras.ops.concatenate([keras.ops.cast(generated, "float32"), real], axis=0)
             labels = keras.ops.concatenate([keras.ops.full((size, 1), FAKE), keras.ops.full((size, 1), REAL)], axis=0)
             predictions = keras.ops.cast(self.discriminator(combined, training=training), "float32")
-            return global_mean(keras.losses.binary_crossentropy(labels + self._label_noise(size), predictions))
+            return global_mean(_crossentropy(labels + self._label_noise(size), predictions))
 
         def generator_loss(self, size, training):
             """The book's adversarial loss: BCE of fresh generated images against the "real" label (0)."""
             generated = self.generator(self.latent_batch(size), training=training)
             predictions = keras.ops.cast(self.discriminator(generated, training=training), "float32")
-            return global_mean(keras.losses.binary_crossentropy(keras.ops.full((size, 1), REAL), predictions))
+            return global_mean(_crossentropy(keras.ops.full((size, 1), REAL), predictions))
 
-        def train_step(self, data):
+        def train_step(self, *arguments):
+            # JAX's trainer calls train_step(state, data) and expects (logs, state); the others train_step(data).
+            if len(arguments) == 2:
+                return stateless_step(self, self._train, *arguments)
+            return self._train(*arguments)
+
+        def test_step(self, *arguments):
+            if len(arguments) == 2:
+                return stateless_step(self, self._test, *arguments)
+            return self._test(*arguments)
+
+        def _train(self, data):
             real = self.real_images(data[0] if isinstance(data, (tuple, list)) else data)  # labels unused
             size = keras.ops.shape(real)[0]
             # (a) the discriminator only: the gradient is taken with respect to its weights alone.
-            # Each loss is scaled inside its tape (mixed_float16: the LossScaleOptimizer unscales the gradients).
-            with tf.GradientTape() as tape:
-                d_loss = self.discriminator_loss(real, training=True)
-                scaled = self.d_optimizer.scale_loss(d_loss)
-            weights = self.discriminator.trainable_weights
-            self.d_optimizer.apply(tape.gradient(scaled, weights), weights)
+            discriminator = self.discriminator.trainable_weights
+            d_loss = descend(self, self.d_optimizer, discriminator, lambda: self.discriminator_loss(real, True))
             # (b) the generator only, through the (unchanged) discriminator; the book's Dropout stays
             # active here too, as in its gan.train_on_batch.
-            with tf.GradientTape() as tape:
-                g_loss = self.generator_loss(size, training=True)
-                scaled = self.g_optimizer.scale_loss(g_loss)
-            weights = self.generator.trainable_weights
-            self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
+            generator = self.generator.trainable_weights
+            g_loss = descend(self, self.g_optimizer, generator, lambda: self.generator_loss(size, True))
             return self._update(d_loss, g_loss)
 
-        def test_step(self, data):
+        def _test(self, data):
             real = self.real_images(data[0] if isinstance(data, (tuple, list)) else data)
             d_loss = self.discriminator_loss(real, training=False)
             g_loss = self.generator_loss(keras.ops.shape(real)[0], training=False)
@@ -342,12 +387,9 @@ def image_grid(directory: str, every_steps: int = 100, samples: int = 16, column
             self.folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(self.folder / f"{name}.png")
             if log_dir:
-                import tensorflow as tf
+                from dlbook.visualization.images import write_tensorboard
 
-                writer = tf.summary.create_file_writer(str(log_dir))
-                with writer.as_default():
-                    tf.summary.image(name.split("_")[0], pixels[None], step=step)
-                writer.close()
+                write_tensorboard({name.split("_")[0]: pixels}, log_dir, step=step)
 
         def on_train_begin(self, logs=None):
             if not hasattr(self.model, "generator"):

@@ -1,9 +1,10 @@
 """The convolutional variational autoencoder of book 8.4 (MNIST, a 2-D latent space).
 
-The model is a ``keras.Model`` subclass that computes the book's loss in its own ``train_step``
-and ``test_step`` (the book added it with a custom layer's ``add_loss`` and compiled with
-``loss=None``): per-pixel-mean binary crossentropy plus ``5e-4`` x the mean KL divergence.
-The trainer's batches are ``(images, labels)``; the labels are ignored.
+The model is a ``keras.Model`` subclass whose ``call`` returns the decoded image and adds the KL term as a
+loss (the book added it with a custom layer's ``add_loss`` and compiled with ``loss=None``); its
+``compute_loss`` is the book's loss: per-pixel-mean binary crossentropy plus ``5e-4`` x the mean KL
+divergence. Each backend's own trainer (TensorFlow, JAX, PyTorch) takes the gradient, so the VAE trains on
+all three. The trainer's batches are ``(images, labels)``; the labels are ignored.
 
 Sampling: ``z = z_mean + exp(0.5 * z_log_var) * eps`` (``sampling="correct"``, the default) draws
 from the Gaussian the KL term assumes, ``z_log_var`` being a log-variance. The book's notebook used
@@ -12,10 +13,10 @@ from the Gaussian the KL term assumes, ``z_log_var`` being a log-variance. The b
 Mixed precision (``trainer.mixed_precision=mixed_float16``): the layers compute in float16 except the
 encoder's ``z_mean`` / ``z_log_var`` and the decoder's output, which stay float32 (Keras' mixed-precision
 guide: in float16, 1 - 1e-7 rounds to 1, so a sigmoid output would give log(0) on pixels of 1.0); the loss
-is float32 and scaled inside the tape. Several replicas (``strategy=mirrored``): the loss is the mean
-over the global batch and the sampling noise is drawn for the global batch (``custom_steps``).
+is float32 and the trainer scales it (LossScaleOptimizer). Several replicas (``strategy=mirrored``): the loss
+is the mean over the global batch and the sampling noise is drawn for the global batch (``custom_steps``).
 
-Classes are built lazily (no TensorFlow import on module import) and registered under the
+Classes are built lazily (no Keras import on module import) and registered under the
 ``dlbook`` package so that ``model.keras`` reloads in Keras' safe mode.
 """
 
@@ -47,7 +48,6 @@ def _check_sampling(sampling: str) -> None:
 
 def _register() -> type:
     import keras
-    import tensorflow as tf
 
     from dlbook.models.custom_steps import global_draw, global_mean, replica_share
 
@@ -85,47 +85,45 @@ def _register() -> type:
             return z_mean + keras.ops.exp(scale) * epsilon
 
         def call(self, inputs, training=None):
+            """The decoded image of a sample of the encoded one; adds the KL term (as the book's layer did)."""
             z_mean, z_log_var = self.encoder(inputs, training=training)
+            z_mean, z_log_var = keras.ops.cast(z_mean, "float32"), keras.ops.cast(z_log_var, "float32")
+            kl = -self.kl_weight * keras.ops.mean(
+                1 + z_log_var - keras.ops.square(z_mean) - keras.ops.exp(z_log_var), axis=-1
+            )
+            # Each backend's trainer hands the losses added in call() to compute_loss (JAX's statelessly).
+            self.add_loss(global_mean(kl))
             return self.decoder(self.sample(z_mean, z_log_var), training=training)
 
-        def losses_of(self, images, training=False):
-            """(total, reconstruction, KL) of the book: means over the (global) batch, in float32.
+        def loss_parts(self, images, decoded):
+            """(total, reconstruction, KL) of the book for ``decoded = self(images)``, the KL being the loss the
+            call added: means over the (global) batch, in float32.
 
             Under several replicas each replica returns its share (its sum / the global batch size): the
             replicas' gradients are summed, so the update is the one of the mean over the global batch.
             """
-            z_mean, z_log_var = self.encoder(images, training=training)
-            decoded = self.decoder(self.sample(z_mean, z_log_var), training=training)
-            z_mean, z_log_var = keras.ops.cast(z_mean, "float32"), keras.ops.cast(z_log_var, "float32")
             flat_images = keras.ops.reshape(keras.ops.cast(images, "float32"), (keras.ops.shape(images)[0], -1))
             flat_decoded = keras.ops.reshape(keras.ops.cast(decoded, "float32"), (keras.ops.shape(decoded)[0], -1))
             # keras.metrics.binary_crossentropy averages over the last axis: the per-pixel mean.
             reconstruction = global_mean(keras.losses.binary_crossentropy(flat_images, flat_decoded))
-            kl = -self.kl_weight * keras.ops.mean(
-                1 + z_log_var - keras.ops.square(z_mean) - keras.ops.exp(z_log_var), axis=-1
-            )
-            kl = global_mean(kl)
+            kl = sum(keras.ops.cast(loss, "float32") for loss in self.losses)
             return reconstruction + kl, reconstruction, kl
 
-        def _update(self, total, reconstruction, kl):
+        def losses_of(self, images, training=False):
+            """(total, reconstruction, KL) of the book on ``images`` (one forward pass)."""
+            return self.loss_parts(images, self(images, training=training))
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            """The book's loss, for each backend's own train and test steps (labels ``y`` are not used).
+
+            The trainer takes its gradient, scales it in mixed precision (LossScaleOptimizer) and, on JAX,
+            runs it statelessly; the trackers updated here are the logged metrics.
+            """
+            total, reconstruction, kl = self.loss_parts(x[0] if isinstance(x, (tuple, list)) else x, y_pred)
             self.loss_tracker.update_state(replica_share(total))
             self.reconstruction_tracker.update_state(replica_share(reconstruction))
             self.kl_tracker.update_state(replica_share(kl))
-            return {metric.name: metric.result() for metric in self.metrics}
-
-        def train_step(self, data):
-            images = data[0] if isinstance(data, (tuple, list)) else data  # labels are not used
-            with tf.GradientTape() as tape:
-                total, reconstruction, kl = self.losses_of(images, training=True)
-                # mixed_float16: compile() made the optimizer a LossScaleOptimizer, which unscales the gradients.
-                scaled = self.optimizer.scale_loss(total)
-            gradients = tape.gradient(scaled, self.trainable_weights)
-            self.optimizer.apply(gradients, self.trainable_weights)
-            return self._update(total, reconstruction, kl)
-
-        def test_step(self, data):
-            images = data[0] if isinstance(data, (tuple, list)) else data
-            return self._update(*self.losses_of(images, training=False))
+            return total
 
         def get_config(self):
             return {
@@ -246,12 +244,9 @@ def latent_grid(directory: str, size: int = 15, digit_size: int = 28, log_dir: s
             Image.fromarray(pixels, mode="L").save(self.path)
             log.info("latent grid: %s", self.path)
             if log_dir:
-                import tensorflow as tf
+                from dlbook.visualization.images import write_tensorboard
 
-                writer = tf.summary.create_file_writer(str(log_dir))
-                with writer.as_default():
-                    step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else 0
-                    tf.summary.image("latent_grid", pixels[None, :, :, None], step=step)
-                writer.close()
+                step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) if self.model.optimizer else 0
+                write_tensorboard({"latent_grid": pixels}, log_dir, step=step)
 
     return LatentGrid()
