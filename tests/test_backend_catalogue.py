@@ -1,4 +1,7 @@
-"""The catalogue's chapters 2 to 7 and 8.1 end to end on the JAX and PyTorch backends (each where installed).
+"""The whole catalogue end to end on the JAX and PyTorch backends (each where installed).
+
+Chapters 2 to 7 and 8.1 here; DeepDream, style transfer, the VAE and the GAN in their own test files
+(``CHAPTER_8_ELSEWHERE``); a test checks that together they name every experiment in experiments/.
 
 One `dlbook train -m` sweep (in one process, so Keras is imported once) per data family and backend,
 debug=fast, on small files in the real formats. Each job must complete on the backend it was given
@@ -13,7 +16,7 @@ import math
 import pytest
 from cli_runner import ONE_PROCESS, read, run_dlbook
 from fake_images import write_split_tree
-from fake_text import SMALL_JENA, write_jena_csv
+from fake_text import SMALL_JENA, write_aclimdb, write_glove, write_jena_csv
 from fakes import write_imdb_npz, write_reuters_npz
 
 BACKENDS = [
@@ -23,6 +26,10 @@ BACKENDS = [
 
 IMDB_NPZ = [
     "imdb",
+    "imdb_original",
+    "imdb_smaller",
+    "imdb_bigger",
+    "imdb_l2",
     "imdb_dropout",
     "imdb_embedding",
     "imdb_simplernn",
@@ -32,8 +39,20 @@ IMDB_NPZ = [
     "imdb_conv1d",
     "imdb_tensorboard",
 ]
-JENA = ["jena_baseline", "jena_dense", "jena_gru", "jena_gru_dropout", "jena_conv1d", "jena_conv_gru"]
+JENA = [
+    "jena_baseline",
+    "jena_dense",
+    "jena_gru",
+    "jena_gru_dropout",
+    "jena_gru_stacked",
+    "jena_gru_reversed",
+    "jena_gru_bidirectional",
+    "jena_conv1d",
+    "jena_conv_gru",
+]
 IMAGES = ["cats_vs_dogs_scratch", "cats_vs_dogs_augmented", "vgg16_features", "vgg16_augmented", "vgg16_finetune"]
+# Trained on JAX and PyTorch in tests/test_train_dream_style.py and tests/test_train_generative.py.
+CHAPTER_8_ELSEWHERE = ["deep_dream", "style_transfer", "vae", "dcgan"]
 CHAPTER_7 = ["qa_two_inputs", "multi_output", "inception_block", "residual_block", "siamese_lstm", "separable_convnet"]
 
 
@@ -46,10 +65,28 @@ def _families(folder):
         "reuters": (["reuters"], [f"dataset.path={write_reuters_npz(folder / 'reuters.npz', n=1_600)}"]),
         "jena": (JENA, [f"dataset.path={write_jena_csv(folder / 'jena.csv', rows=12_000)}", *SMALL_JENA]),
         "chapter_7": (CHAPTER_7, ["++dataset.train_samples=200", "++dataset.test_samples=40"]),
-        "text_generation": (["text_generation"], [f"dataset.path={_corpus(folder / 'corpus.txt')}"]),
+        "text_generation": (
+            ["text_generation", "text_generation_clipped"],
+            [f"dataset.path={_corpus(folder / 'corpus.txt')}"],
+        ),
+        # Book 6.1.3: raw IMDB reviews, with and without GloVe embeddings.
+        "raw_text": (
+            ["imdb_glove", "imdb_no_glove"],
+            [
+                f"dataset.path={write_aclimdb(folder / 'text', per_class=30)}",
+                "++dataset.training_samples=20",
+                "++dataset.validation_samples=20",
+                f"++embedding.glove.path={_glove(folder / 'glove.6B.100d.txt')}",
+            ],
+        ),
         # Chapter 5's image folders: tf.data decodes and augments them on every backend; random VGG16 weights.
         "images": (IMAGES, [f"dataset.path={write_split_tree(folder / 'images', 8, size=(50, 50))}", "++weights=null"]),
     }
+
+
+def _glove(path):
+    write_glove(path, ["good", "bad", "movie", "film", "great", "awful", "the"], dimension=100)
+    return path
 
 
 def _corpus(path):
@@ -58,7 +95,17 @@ def _corpus(path):
     return path
 
 
-@pytest.mark.parametrize("family", ["bundled", "imdb", "reuters", "jena", "chapter_7", "text_generation", "images"])
+FAMILIES = ["bundled", "imdb", "reuters", "jena", "chapter_7", "text_generation", "raw_text", "images"]
+
+
+def test_the_families_and_chapter_8_name_every_experiment(tmp_path):
+    from dlbook.catalog import catalog
+
+    named = {name for experiments, _ in _families(tmp_path).values() for name in experiments}
+    assert named | set(CHAPTER_8_ELSEWHERE) == {entry.name for entry in catalog()}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_catalogue_trains_on_other_backends(tmp_path, backend, family):
     experiments, overrides = _families(tmp_path)[family]

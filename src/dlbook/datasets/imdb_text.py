@@ -154,21 +154,26 @@ def tokenize(
     import keras
     import tensorflow as tf
 
+    # Not ragged (Keras allows ragged outputs on its TensorFlow backend only): each call pads its texts to
+    # the longest of them with 0, the padding index no word gets, so a text is its row up to its first 0.
     layer = keras.layers.TextVectorization(
         max_tokens=num_words,
         standardize="lower_and_strip_punctuation",
         split="whitespace",
         output_mode="int",
         output_sequence_length=None,
-        ragged=True,
     )
     layer.adapt(tf.data.Dataset.from_tensor_slices(train_texts).batch(1024))
     vocabulary = [str(token) for token in layer.get_vocabulary()]
 
     def indices(texts: list[str]) -> RaggedSequences:
-        parts = [layer(tf.constant(texts[start : start + 4096])) for start in range(0, len(texts), 4096)]
-        ragged = tf.concat(parts, axis=0) if parts else tf.ragged.constant([], dtype=tf.int64, ragged_rank=1)
-        return RaggedSequences(ragged.flat_values.numpy().astype(np.int32), ragged.row_splits.numpy().astype(np.int64))
+        rows = []
+        for start in range(0, len(texts), 1024):
+            padded = np.asarray(layer(tf.constant(texts[start : start + 1024])))
+            rows.extend(row[: int(length)] for row, length in zip(padded, (padded != 0).sum(axis=1), strict=True))
+        lengths = np.array([len(row) for row in rows], dtype=np.int64)
+        flat = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, dtype=np.int32)
+        return RaggedSequences(flat, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
     return vocabulary, indices(train_texts), indices(test_texts)
 
