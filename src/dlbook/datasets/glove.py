@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from dlbook.datasets.download import fetch
+from dlbook.datasets.io.download import fetch
 from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
 
 logger = logging.getLogger("dlbook")

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from dlbook.datasets.archives import UnsafeArchiveError, check_tar_member
-from dlbook.datasets.download import cache_path, fetch
-from dlbook.datasets.examples import DataSplits, Examples, RaggedSequences
 from dlbook.datasets.imdb_sequences import pad_sequences
-from dlbook.datasets.limits import current_limit, spread
+from dlbook.datasets.io.archives import UnsafeArchiveError, check_tar_member
+from dlbook.datasets.io.download import cache_path, fetch
+from dlbook.datasets.io.examples import DataSplits, Examples, RaggedSequences
+from dlbook.datasets.io.limits import current_limit, spread
 from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
 
 logger = logging.getLogger("dlbook")
