@@ -14,7 +14,7 @@ from cli_runner import DLBOOK, read, run_dlbook
 
 from dlbook.config.adhoc import with_custom_base
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_a_dataset_or_model_without_an_experiment_gets_the_custom_base():
@@ -99,7 +99,7 @@ def test_the_readmes_own_experiment_runs_from_a_folder_outside_the_checkout(tmp_
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     environment["KERAS_HOME"] = str(tmp_path / "keras_home")
     # The user's PYTHONPATH (.) plus where this test finds dlbook itself (an installed dlbook needs none).
-    source = str(Path(__file__).resolve().parents[1] / "src")
+    source = str(Path(__file__).resolve().parents[2] / "src")
     environment.update(variables, PYTHONPATH=os.pathsep.join([variables.get("PYTHONPATH", "."), source]))
     result = subprocess.run([*DLBOOK, *arguments], cwd=project, env=environment, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -146,7 +146,7 @@ def test_the_readmes_loader_contract_with_a_layer_list(tmp_path):
         " {_target_: keras.layers.Dense, units: 1}]}\n"
         "trainer: {epochs: 2, batch_size: 8, loss: mse, metrics: [mae]}\n"
     )
-    source = str(Path(__file__).resolve().parents[1] / "src")
+    source = str(Path(__file__).resolve().parents[2] / "src")
     result = run_dlbook(
         "train",
         "experiment=sums",

@@ -17,7 +17,7 @@ from cli_runner import read, run_dlbook
 from dlbook.config.composition import composition_problem
 from dlbook.config.overrides import value_problem
 
-FUZZER = Path(__file__).parent / "fuzzing.py"
+FUZZER = Path(__file__).parents[1] / "fuzzing.py"
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from dlbook.results.catalog_table import (
 )
 from dlbook.results.reproduction import plan, unavailable_row
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 RESULTS = README.parent / "docs" / "results"
 IMDB_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz"
 HYDRA_APP = (

@@ -21,7 +21,7 @@ from composing import compose_train_config
 from dlbook.errors import ConfigError
 from dlbook.run.loggers import check_loggers, chosen_loggers
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
