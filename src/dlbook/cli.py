@@ -98,28 +98,6 @@ def _check_ensemble_arguments(arguments: list[str]) -> str | None:
     return None
 
 
-def summarize_command(arguments: list[str]) -> int:
-    """`dlbook summarize <sweep dir>`: rebuild a sweep's summary files from its job folders (no Hydra, no TF)."""
-    from dlbook.results.sweep_summary import SweepDirectoryError, report, summarize
-
-    usage = "Usage: dlbook summarize <sweep dir>, e.g. dlbook summarize outputs/multirun/imdb/<timestamp>."
-    if arguments and arguments[0] in ("-h", "--help"):
-        print(f"{usage}\nWrites summary.csv, summary.md and val_loss.png into the sweep directory, prints the table.")
-        return 0
-    if len(arguments) != 1:
-        print(f"dlbook: error: summarize takes one sweep directory, not {len(arguments)}. {usage}", file=sys.stderr)
-        return 2
-    try:
-        print(report(summarize(arguments[0])))
-    except SweepDirectoryError as error:
-        print(f"dlbook: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"dlbook: error: cannot write the summary of {arguments[0]}: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
 def user_config_problem() -> str | None:
     """An error message when ``DLBOOK_CONFIG_PATH`` names a folder that does not exist (Hydra would ignore it)."""
     from hydra_plugins.dlbook_experiments.experiment_searchpath import USER_CONFIG_VARIABLE, user_config_dirs
@@ -147,7 +125,7 @@ def run_hydra(command: str, arguments: list[str]) -> None:
     elif command == "ensemble":
         from dlbook.commands.ensemble import ensemble as task_function
     elif command == "generate":
-        from dlbook.run.generation import generate as task_function
+        from dlbook.commands.generate import generate as task_function
     elif command == "reproduce":
         from dlbook.results.reproduction import reproduce as task_function
     else:
@@ -185,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     if command == "summarize":
+        from dlbook.commands.summarize import summarize_command
+
         return summarize_command(rest)
     if command == "runs":
-        from dlbook.results.runs_table import runs_command
+        from dlbook.commands.runs import runs_command
 
         return runs_command(rest)
     if command in ("evaluate", "generate", "visualize", "ensemble"):

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from dlbook.commands.ensemble import check_weights, ensemble, run_ensemble
+from dlbook.commands.ensemble import ensemble
 from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError
+from dlbook.results.ensemble import check_weights, run_ensemble
 
 CLASSES = 4
 

@@ -9,7 +9,7 @@ import random
 from cli_runner import read, run_dirs, run_dlbook
 from omegaconf import OmegaConf
 
-from dlbook.run import generation
+from dlbook.commands.generate import generate
 
 
 def test_text_generation_trains_samples_and_generates(tmp_path):
@@ -42,6 +42,6 @@ def test_text_generation_trains_samples_and_generates(tmp_path):
 
     # The run reloads: its config rebuilds the vocabulary, its model.keras generates.
     cfg = {"run": str(run), "seed_text": None, "temperature": 1.0, "length": 15, "seed": 1, "dataset": {}}
-    text = generation.generate(OmegaConf.create(cfg))
+    text = generate(OmegaConf.create(cfg))
     assert len(text) == 15 and set(text) <= set(corpus.read_text())
     assert (run / "samples" / "generated.txt").is_file()

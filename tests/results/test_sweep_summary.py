@@ -15,7 +15,8 @@ from cli_runner import run_dlbook
 from PIL import Image
 
 from dlbook.cli import main
-from dlbook.results.sweep_summary import SweepDirectoryError, summarize
+from dlbook.results.sweep_jobs import SweepDirectoryError
+from dlbook.results.sweep_summary import summarize
 
 
 def _dead_pid() -> int:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from dlbook.commands.generate import generate
 from dlbook.datasets import text_corpus
 from dlbook.errors import ConfigError
 from dlbook.run import generation
@@ -79,9 +80,9 @@ def test_generate_on_a_tiny_run(tmp_path, corpus, model):
     dataset = {"_target_": "dlbook.datasets.text_corpus.load", "path": str(corpus), "maxlen": MAXLEN, "step": 3}
     OmegaConf.save({"seed": 0, "deterministic": False, "dataset": dataset}, run / ".hydra" / "config.yaml")
     cfg = {"run": str(run), "seed_text": None, "temperature": 0.5, "length": 40, "seed": 0, "dataset": {"path": None}}
-    text = generation.generate(OmegaConf.create(cfg))
+    text = generate(OmegaConf.create(cfg))
     assert len(text) == 40 and set(text) <= set(TEXT)
     # Upper case is lowered as the run's text was.
-    generation.generate(OmegaConf.create({**cfg, "seed_text": "The Will", "length": 5}))
+    generate(OmegaConf.create({**cfg, "seed_text": "The Will", "length": 5}))
     written = (run / "samples" / "generated.txt").read_text()
     assert written.count("--- temperature 0.5") == 2 and "'the will'" in written

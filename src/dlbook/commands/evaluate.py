@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from dlbook.errors import DlbookError, exit_for_user_error
 from dlbook.results.report import table
-from dlbook.run.directory import METRICS_FILE, MODEL_FILE, read_json, write_json
+from dlbook.run.directory import METRICS_FILE, read_json, write_json
+from dlbook.run.outcome import outcome
+from dlbook.run.saved import load_run_config
 
-log = logging.getLogger("dlbook")
 EVAL_METRICS_FILE = "eval_metrics.json"
-
-
-def load_run_config(run_dir: Path) -> DictConfig:
-    """The composed config a run was trained with (its .hydra/config.yaml)."""
-    config_file = run_dir / ".hydra" / "config.yaml"
-    if not (run_dir / MODEL_FILE).is_file() or not config_file.is_file():
-        raise DlbookError(
-            f"run={run_dir} is not a completed dlbook run: it needs {MODEL_FILE} and .hydra/config.yaml. "
-            "Give the directory a `dlbook train` run printed at its end, e.g. run=outputs/imdb/<timestamp>."
-        )
-    return OmegaConf.load(config_file)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Evaluate the saved model on the test split; write eval_metrics.json beside the run's metrics."""
-    try:
+    with outcome("evaluate"):
         run_dir = Path(cfg.run)
         run_cfg = load_run_config(run_dir)
         for key, value in cfg.dataset.items():
@@ -49,10 +37,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             run_dir, unsafe_load=cfg.get("unsafe_load", False), run_key="run", unsafe_key="unsafe_load"
         )
         results = evaluate_model(model, data.test, data, run_cfg.trainer, batch_size=cfg.batch_size)
-    except BaseException as error:
-        log.error("evaluate failed: %s: %s", type(error).__name__, error)
-        exit_for_user_error(error)
-        raise
     write_json(
         run_dir / EVAL_METRICS_FILE,
         {"test": results, "evaluated": datetime.now(timezone.utc).isoformat(), "data": data.source},

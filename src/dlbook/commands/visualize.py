@@ -8,16 +8,14 @@ beside its training curves).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from dlbook.errors import ConfigError, exit_for_user_error
+from dlbook.errors import ConfigError
+from dlbook.run.outcome import outcome
 from dlbook.visualization.images import TENSORBOARD_SUBDIR
-
-log = logging.getLogger("dlbook")
 
 METHODS = ("activations", "filters", "gradcam")
 VISUALIZATIONS_DIR = "visualizations"
@@ -68,7 +66,7 @@ def load_model(cfg: DictConfig):
             "(model=null to draw the run's model)."
         )
     if cfg.run is not None:
-        from dlbook.commands.evaluate import load_run_config
+        from dlbook.run.saved import load_run_config
 
         run_dir = Path(cfg.run)
         load_run_config(run_dir)
@@ -173,7 +171,7 @@ RENDERERS = {"activations": _activations, "filters": _filters, "gradcam": _gradc
 
 def visualize(cfg: DictConfig) -> dict[str, list[str]]:
     """Draw ``cfg.method`` for the model; write PNGs and TensorBoard images. Returns {method: [PNG paths]}."""
-    try:
+    with outcome("visualize"):
         method = check_method(cfg.method)
         from dlbook.run.runtime import prepare_backend
         from dlbook.visualization.images import load_image, save_png, write_tensorboard
@@ -186,10 +184,6 @@ def visualize(cfg: DictConfig) -> dict[str, list[str]]:
         output, tensorboard = output_dirs(cfg)
         written = [str(save_png(image, output / f"{method}_{name}.png")) for name, image in images.items()]
         write_tensorboard({f"{method}/{name}": image for name, image in images.items()}, tensorboard)
-    except BaseException as error:
-        log.error("visualize failed: %s: %s", type(error).__name__, error)
-        exit_for_user_error(error)
-        raise
     source = f"run {cfg.run}" if cfg.run is not None else cfg.model._target_
     shown = cfg.image if cfg.image is not None else "the sample photo (Chelsea the cat)"
     report = [f"== visualize {method}: {source}" + (f", image {shown} ==" if method != "filters" else " =="), *lines]

@@ -76,7 +76,11 @@ _OLD = re.compile(
 
 def updated_target(target: str) -> str:
     """``target`` (a dotted name such as ``dlbook.strategy.default``) under the module it lives in now."""
-    return _OLD.sub(lambda match: MOVED_MODULES[match.group(1)], target, count=1) if target.startswith("dlbook.") else target
+    return (
+        _OLD.sub(lambda match: MOVED_MODULES[match.group(1)], target, count=1)
+        if target.startswith("dlbook.")
+        else target
+    )
 
 
 def update_override(override: str) -> str:

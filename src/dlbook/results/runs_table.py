@@ -1,4 +1,4 @@
-"""`dlbook runs`: every run under an outputs folder in one table, and `dlbook runs diff <a> <b>`.
+"""`dlbook runs`: every run under an outputs folder in one table (`dlbook runs diff`: dlbook.results.runs_diff).
 
 ``dlbook runs [folder] [experiment=imdb] [status=failed] [tag=baseline] [sort=test.accuracy] [limit=20]``
 finds every run directory under ``folder`` (default ``outputs``; single runs and sweep jobs alike: a
@@ -11,7 +11,7 @@ needs all of them); ``sort=`` is ``date`` (the default, newest first), ``experim
 metric of metrics.json (``test.accuracy``: best first, a loss or error lowest first; runs without it last).
 
 It reads only the run folders' JSON and YAML files (status.json, metrics.json, provenance.json,
-.hydra/overrides.yaml; ``diff`` also .hydra/config.yaml) with the readers of dlbook.results.sweep_summary:
+.hydra/overrides.yaml; ``diff`` also .hydra/config.yaml) with the readers of dlbook.results.sweep_jobs:
 no Hydra composition, no TensorFlow, no Keras.
 """
 
@@ -29,11 +29,10 @@ from typing import Any
 from dlbook.config.reference import lookup
 from dlbook.errors import DlbookError
 from dlbook.results.report import _format, table
-from dlbook.results.sweep_summary import (
+from dlbook.results.sweep_jobs import (
     STATUSES,
     _read_json,
     _read_yaml,
-    job_command,
     job_status,
     lower_is_better,
     parse_overrides,
@@ -307,98 +306,3 @@ def list_runs(arguments: list[str]) -> str:
     total = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
     shown = f"{len(chosen)} of {total}" if len(chosen) != len(runs) else total
     return f"{shown} under {display_path(query.folder)}:\n\n{runs_table(chosen, query.sort, query.folder)}"
-
-
-# --------------------------------------------------------------------------------------------------
-# dlbook runs diff <a> <b>
-
-
-def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested config as ``{dotted.key: value}`` (lists and empty dicts are values)."""
-    if isinstance(config, dict) and config:
-        flat: dict[str, Any] = {}
-        for key, value in config.items():
-            flat.update(flatten(value, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): config}
-
-
-def _check_run_dir(path: Path) -> Path:
-    if not (path / STATUS_FILE).is_file():
-        why = "no such directory" if not path.is_dir() else f"it has no {STATUS_FILE}"
-        raise RunsError(
-            f"{path} is not a run directory: {why}. Give two folders that `dlbook train` wrote (dlbook runs lists "
-            "them), e.g. dlbook runs diff outputs/imdb/<timestamp> outputs/multirun/imdb/<timestamp>/3."
-        )
-    return path
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def diff_runs(first: str | Path, second: str | Path) -> str:
-    """The config differences and the metrics of two runs side by side."""
-    a, b = _check_run_dir(Path(first)), _check_run_dir(Path(second))
-    run_a, run_b = read_run(a), read_run(b)
-    config_a = flatten(_read_yaml(a / ".hydra" / "config.yaml") or {})
-    config_b = flatten(_read_yaml(b / ".hydra" / "config.yaml") or {})
-    # The run folder itself always differs; it is in the heading.
-    keys = [key for key in dict.fromkeys([*config_a, *config_b]) if key != "paths.run_dir"]
-    differing = [
-        [key, _cell(config_a.get(key)), _cell(config_b.get(key))]
-        for key in keys
-        if config_a.get(key) != config_b.get(key)
-    ]
-    metric_keys = list(dict.fromkeys([*_metric_keys(run_a.metrics), *_metric_keys(run_b.metrics)]))
-    metric_rows = []
-    for key in metric_keys:
-        value_a, value_b = lookup(run_a.metrics, key), lookup(run_b.metrics, key)
-        change = "" if value_a is None or value_b is None else f"{value_b - value_a:+.6g}"
-        metric_rows.append([key, _cell(value_a), _cell(value_b), change])
-    status_rows = [
-        ["experiment", run_a.experiment, run_b.experiment],
-        ["status", run_a.status, run_b.status],
-        ["started", _date(run_a.started), _date(run_b.started)],
-        ["book ok", *(_verdict_cells(run)[2] or "-" for run in (run_a, run_b))],
-        ["tags", ",".join(run_a.tags) or "-", ",".join(run_b.tags) or "-"],
-        ["backend", run_a.backend or "-", run_b.backend or "-"],
-        ["command", job_command(a) or "-", job_command(b) or "-"],
-    ]
-    parts = [
-        f"a: {display_path(a)}",
-        f"b: {display_path(b)}",
-        "",
-        table(status_rows, ["", "a", "b"]),
-        "",
-        f"Config differences ({len(differing)}):",
-        table(differing, ["key", "a", "b"]) if differing else "(none: the same composed config)",
-        "",
-        "Metrics:",
-        table(metric_rows, ["metric", "a", "b", "b - a"]) if metric_rows else "(neither run has metrics.json)",
-    ]
-    return "\n".join(parts)
-
-
-def runs_command(arguments: list[str]) -> int:
-    """`dlbook runs ...`: print the table (or a diff); exit 2 with one paragraph for a bad argument."""
-    import sys
-
-    if arguments and arguments[0] in ("-h", "--help"):
-        print(f"{USAGE}\n\n{HELP}")
-        return 0
-    try:
-        if arguments and arguments[0] == "diff":
-            if len(arguments) != 3:
-                raise RunsError(f"dlbook runs diff takes two run directories, not {len(arguments) - 1}. {USAGE}")
-            print(diff_runs(arguments[1], arguments[2]))
-        else:
-            print(list_runs(arguments))
-    except RunsError as error:
-        print(f"dlbook: error: {error}", file=sys.stderr)
-        return 2
-    return 0

@@ -1,4 +1,6 @@
-"""Character-level text generation (book 8.1): temperature sampling, a per-epoch sampler, `dlbook generate`.
+"""Character-level text generation (book 8.1): temperature sampling and a per-epoch sampler.
+
+`dlbook generate` (dlbook.commands.generate) draws text from a trained run with the same functions.
 
 The model reads a one-hot window of ``maxlen`` characters and predicts the next character's
 distribution; generation re-weights that distribution with a temperature (``log(p) / T``, softmax),
@@ -11,13 +13,11 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig
 
-from dlbook.errors import ConfigError, DlbookError, exit_for_user_error
+from dlbook.errors import ConfigError, DlbookError
 
 log = logging.getLogger("dlbook")
 
@@ -212,64 +212,6 @@ def text_sampler(
                 self.writer = None
 
     return TextSampler()
-
-
-def generate(cfg: DictConfig) -> str:
-    """`dlbook generate run=<dir>`: text from a run's model; printed and appended to samples/generated.txt.
-
-    The run's config rebuilds its dataset (the character vocabulary; a random seed window when
-    ``seed_text`` is null); its model.keras is loaded in Keras safe mode.
-    """
-    try:
-        from dlbook.commands.evaluate import load_run_config
-
-        run_dir = Path(cfg.run)
-        run_cfg = load_run_config(run_dir)
-        for key, value in (cfg.get("dataset") or {}).items():
-            if value is not None:
-                run_cfg.dataset[key] = value
-        from hydra.utils import instantiate
-
-        from dlbook.run.backend import select_backend
-
-        select_backend(run_cfg.get("backend", "tensorflow"))  # the run's own backend, before Keras is imported
-
-        data = instantiate(run_cfg.dataset)
-        chars = data.info.get("chars")
-        if not chars:
-            raise DlbookError(
-                f"run={run_dir} was not trained on a character dataset (its dataset is "
-                f"{run_cfg.dataset.get('_target_')}); dlbook generate needs a text-generation run."
-            )
-        from dlbook.run.trainer import load_run_model
-
-        unsafe_load = cfg.get("unsafe_load", False)
-        model = load_run_model(run_dir, unsafe_load=unsafe_load, run_key="run", unsafe_key="unsafe_load")
-        if model.output_shape[-1] != len(chars):
-            raise DlbookError(
-                f"run={run_dir}: the model predicts {model.output_shape[-1]} characters but the dataset now has "
-                f"{len(chars)}; point dataset.path at the text the run was trained on."
-            )
-        rng = np.random.default_rng(cfg.seed)
-        seed_text = cfg.seed_text
-        if seed_text is None:
-            seed_text = random_seed_text(data, rng)
-        else:
-            seed_text = str(seed_text)
-            if data.info.get("lowercase"):
-                seed_text = seed_text.lower()  # the run learned lower-cased text
-        text = sample_text(model, seed_text, chars, cfg.length, float(cfg.temperature), rng)
-    except BaseException as error:
-        log.error("generate failed: %s: %s", type(error).__name__, error)
-        exit_for_user_error(error)
-        raise
-    heading = f"generated {datetime.now(timezone.utc).isoformat()}, temperature {cfg.temperature}, seed {cfg.seed}"
-    target = run_dir / SAMPLES_FOLDER / GENERATED_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "a", encoding="utf-8") as stream:
-        stream.write(format_samples(seed_text, {float(cfg.temperature): text}, heading) + "\n")
-    print(f"== generate {run_dir} (temperature {cfg.temperature}) ==\n{seed_text}{text}", flush=True)
-    return text
 
 
 def _check_temperature(value, key: str) -> None:
