@@ -127,7 +127,7 @@ def run_hydra(command: str, arguments: list[str]) -> None:
     elif command == "generate":
         from dlbook.commands.generate import generate as task_function
     elif command == "reproduce":
-        from dlbook.results.reproduction import reproduce as task_function
+        from dlbook.commands.reproduce import reproduce as task_function
     else:
         # Importing it registers the resolver that names its output folder, before Hydra composes.
         from dlbook.commands.visualize import visualize as task_function

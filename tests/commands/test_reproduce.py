@@ -11,13 +11,13 @@ import pytest
 from fakes import write_imdb_npz
 
 from dlbook.errors import ConfigError
-from dlbook.results.reproduction import check_availability, plan
+from dlbook.results.reproduction_plan import check_availability, plan
 
 IMDB_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz"
 
 # The Hydra app as `dlbook reproduce` runs it (cli.py wires the same task function and config).
 HYDRA_APP = (
-    "import sys, hydra; from dlbook.results.reproduction import reproduce; "
+    "import sys, hydra; from dlbook.commands.reproduce import reproduce; "
     "from dlbook.config.resources import conf_dir; "
     "sys.argv = ['dlbook reproduce', *sys.argv[1:]]; "
     "hydra.main(version_base='1.3', config_path=str(conf_dir()), config_name='reproduce')(reproduce)()"

@@ -22,13 +22,14 @@ from dlbook.results.catalog_table import (
     table,
     update_readme,
 )
-from dlbook.results.reproduction import plan, unavailable_row
+from dlbook.results.reproduction import unavailable_row
+from dlbook.results.reproduction_plan import plan
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 RESULTS = README.parent / "docs" / "results"
 IMDB_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz"
 HYDRA_APP = (
-    "import sys, hydra; from dlbook.results.reproduction import reproduce; "
+    "import sys, hydra; from dlbook.commands.reproduce import reproduce; "
     "from dlbook.config.resources import conf_dir; "
     "sys.argv = ['dlbook reproduce', *sys.argv[1:]]; "
     "hydra.main(version_base='1.3', config_path=str(conf_dir()), config_name='reproduce')(reproduce)()"
