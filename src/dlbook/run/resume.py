@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dlbook.config.moved_targets import update_override
+
 # Overrides a resumed run may add to its saved config: they change how long or how verbosely it trains,
 # not what it is. hydra.launcher.* (how many jobs at once, on which GPUs) may change for a sweep.
 SAFE_OVERRIDES = ("trainer.epochs", "trainer.progress", "hydra.verbose")
@@ -80,7 +82,8 @@ def _run_overrides(path: Path) -> list[str]:
     status = read_json(path / STATUS_FILE).get("status")
     if status == "completed":
         raise DlbookError(f"resume={path} is not valid: that run is already completed; there is nothing to resume.")
-    return _yaml_list(overrides_file)
+    # A run saved before a module moved may name it in an override (dlbook.config.moved_targets).
+    return [update_override(override) for override in _yaml_list(overrides_file)]
 
 
 def _sweep_overrides(path: Path) -> tuple[list[str], list[str]]:
@@ -96,7 +99,8 @@ def _sweep_overrides(path: Path) -> tuple[list[str], list[str]]:
             "folder per job), e.g. outputs/multirun/<experiment>/<timestamp>. To resume a single run, leave out -m."
         )
     overrides = (yaml.safe_load(multirun_file.read_text(encoding="utf-8")) or {}).get("hydra", {}).get("overrides", {})
-    return list(overrides.get("task") or []), list(overrides.get("hydra") or [])
+    task = [update_override(str(override)) for override in overrides.get("task") or []]
+    return task, list(overrides.get("hydra") or [])
 
 
 def _yaml_list(path: Path) -> list[str]:
