@@ -127,7 +127,7 @@ def test_how_to_get_names_the_files_and_urls_without_this_machines_folders(keras
     imdb, vgg = plan(["imdb", "vgg16_features"])
     imdb_status = unavailable_row(imdb, keras_home).status
     vgg_status = unavailable_row(vgg, keras_home).status
-    assert str(keras_home) in imdb_status  # reproduce.py's own sentence names the cache folder ...
+    assert str(keras_home) in imdb_status  # reproduction_plan.py's own sentence names the cache folder ...
     text = how_to_get(imdb_status)
     assert text == f"[imdb.npz]({IMDB_ORIGIN}) (dlbook downloads it)"
     text = how_to_get(vgg_status)

@@ -48,7 +48,7 @@ HEADER = ("experiment", "book section", "command", "book's result", "dlbook's re
 NOT_REAL = "¹"
 NOT_RUN = "not yet run"
 REPORT_JSON = "reproduction.json"
-# One sentence of reproduce.py's "what is missing": "<what> is|are not in <folder> (<how>)".
+# One sentence of reproduction_plan.py's "what is missing": "<what> is|are not in <folder> (<how>)".
 _MISSING = re.compile(r"^(?P<what>.+?) (?:is|are) not in .+? \((?P<how>.*)\)$")
 _FROM_URL = re.compile(r"^get (?:it|them) from (?P<url>\S+)$")
 

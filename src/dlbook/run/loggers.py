@@ -4,7 +4,7 @@
 session per run. ``logger=mlflow``: one MLflow run per run (dlbook.run.mlflow_tracking); TensorBoard's
 per-epoch scalars and HParams are then left out. ``logger=[tensorboard,mlflow]``: both.
 
-train.py calls ``check_loggers`` with the other config checks, ``start_loggers`` once the run is set up,
+commands/train.py calls ``check_loggers`` with the other config checks, ``start_loggers`` once the run is set up,
 ``finish_loggers`` when it has completed and ``end_loggers`` when it stops otherwise. Callbacks that an
 experiment adds for TensorBoard images or the embedding projector are its own and stay.
 """

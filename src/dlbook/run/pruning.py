@@ -10,7 +10,7 @@ Steps count epochs over all fits of a run (fold 2 of a K-fold run continues afte
 trials of one experiment are compared epoch for epoch. A fit without the monitored value (e.g. the final
 retraining of a K-fold run, which has no validation data) reports nothing.
 
-Nothing here imports Optuna or Keras unless a trial is running (train.py imports this module at start-up).
+Nothing here imports Optuna or Keras unless a trial is running (commands/train.py imports this module at start-up).
 """
 
 from __future__ import annotations
