@@ -82,6 +82,16 @@ def test_datasets_models_and_tasks_import_nothing_above_them(folder):
     assert offenders == []
 
 
+def test_a_model_is_built_from_shapes_and_arrays_not_from_a_loader():
+    offenders = [
+        f"{module_name(path)} imports {imported}"
+        for path in sorted((PACKAGE / "models").rglob("*.py"))
+        for imported in sorted(imported_modules(path))
+        if within(imported, "dlbook.datasets")
+    ]
+    assert offenders == []
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_each_sub_command_has_its_module_in_commands(command):
     assert (PACKAGE / "commands" / f"{command}.py").is_file()
