@@ -60,7 +60,7 @@ def test_mnist_dense_on_jax_without_tensorflow_trains_and_writes_tensorboard_sca
     losses = _scalars(run / "tensorboard" / "fit" / "train", "epoch_loss")
     assert len(losses) == 3 and losses[-1] < losses[0]  # one scalar an epoch, and the model learns
     # The HParams session, written with the tensorboard package alone: read back as TensorBoard reads it.
-    from test_hparams import read_hparams
+    from results.test_hparams import read_hparams
 
     hyperparameters, _, status, finals = read_hparams(run)
     assert status == "STATUS_SUCCESS" and hyperparameters["backend"] == "jax"

@@ -161,7 +161,7 @@ def test_a_failing_tracking_server_never_fails_the_run(tmp_path):
 def test_the_default_store_is_local_under_outputs_and_tags_reach_every_view(tmp_path):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
-    from test_hparams import read_hparams
+    from results.test_hparams import read_hparams
 
     result = run_dlbook("train", "debug=fast", "logger=[tensorboard,mlflow]", "tags=[baseline,lr-study]", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
