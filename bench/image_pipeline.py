@@ -139,8 +139,8 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from dlbook.datasets.examples import Examples
-    from dlbook.datasets.image_pipeline import make_image_pipeline
+    from dlbook.datasets.io.examples import Examples
+    from dlbook.datasets.io.image_pipeline import make_image_pipeline
 
     keras.utils.set_random_seed(0)
     with tempfile.TemporaryDirectory() as temporary:

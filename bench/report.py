@@ -72,7 +72,7 @@ def threads() -> dict[str, Any]:
     try:
         import tensorflow as tf
 
-        from dlbook.runtime import apply_thread_limits
+        from dlbook.run.runtime import apply_thread_limits
     except ImportError:
         return settings
     apply_thread_limits()  # what every dlbook run does before its first op

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hydra import compose, initialize_config_dir
 
-from dlbook.resources import conf_dir
+from dlbook.config.resources import conf_dir
 
 
 def compose_train_config(*overrides: str):

@@ -92,7 +92,7 @@ def config_keys(experiment: str) -> list[str]:
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from dlbook.resources import conf_dir
+    from dlbook.config.resources import conf_dir
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="train"):

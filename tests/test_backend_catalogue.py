@@ -99,7 +99,7 @@ FAMILIES = ["bundled", "imdb", "reuters", "jena", "chapter_7", "text_generation"
 
 
 def test_the_families_and_chapter_8_name_every_experiment(tmp_path):
-    from dlbook.catalog import catalog
+    from dlbook.config.catalog import catalog
 
     named = {name for experiments, _ in _families(tmp_path).values() for name in experiments}
     assert named | set(CHAPTER_8_ELSEWHERE) == {entry.name for entry in catalog()}

@@ -19,7 +19,7 @@ from fake_images import write_split_tree
 from fake_text import write_jena_csv
 from fakes import write_imdb_npz
 
-from dlbook.composition_checks import composition_problem
+from dlbook.config.composition import composition_problem
 
 IMDB_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz"
 

@@ -6,7 +6,7 @@ import pytest
 from composing import compose_train_config
 from hydra.utils import instantiate
 
-from dlbook.catalog import catalog
+from dlbook.config.catalog import catalog
 
 EXPERIMENTS = [entry.name for entry in catalog()]
 

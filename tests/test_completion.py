@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cli_runner import DLBOOK
 
-from dlbook.catalog import catalog
+from dlbook.config.catalog import catalog
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BASH_INSTALL = 'eval "$(dlbook -sc install=bash)"'

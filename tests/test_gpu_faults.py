@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import tensorflow as tf
 
-from dlbook.faults import ResourceExhausted, explain_exhaustion
+from dlbook.run.faults import ResourceExhausted, explain_exhaustion
 
 GPU_OOM = (
     "OOM when allocating tensor with shape[256,256,32,32] and type float on "

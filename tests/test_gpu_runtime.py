@@ -12,7 +12,7 @@ import sys
 import pytest
 from cli_runner import read, run_dirs, run_dlbook
 
-from dlbook.runtime import XLA_DETERMINISM_FLAG, deterministic_environment, given_gpus
+from dlbook.run.runtime import XLA_DETERMINISM_FLAG, deterministic_environment, given_gpus
 
 
 def test_a_job_given_a_gpu_that_tensorflow_cannot_see_stops_naming_the_fix(tmp_path):
@@ -59,7 +59,7 @@ def test_provenance_records_the_devices_tensorflow_uses(tmp_path):
 def test_recurrent_layers_that_fall_back_from_cudnn_are_named_with_the_setting_cudnn_needs(caplog):
     import keras
 
-    from dlbook.kernels import log_kernels, recurrent_kernels
+    from dlbook.run.kernels import log_kernels, recurrent_kernels
 
     inputs = keras.Input((5, 3))
     x = keras.layers.GRU(4, recurrent_dropout=0.2, return_sequences=True, name="gru")(inputs)
@@ -89,7 +89,7 @@ def test_deterministic_runs_make_xla_and_cudnn_deterministic_too():
     # prepare_backend sets them before TensorFlow starts, along with op determinism.
     probe = (
         "import json, os\n"
-        "from dlbook.runtime import prepare_backend\n"
+        "from dlbook.run.runtime import prepare_backend\n"
         "prepare_backend(0, True)\n"
         "from tensorflow.python.framework.config import is_op_determinism_enabled\n"
         "print(json.dumps([os.environ.get('XLA_FLAGS'), is_op_determinism_enabled()]))\n"

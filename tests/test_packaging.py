@@ -74,7 +74,7 @@ def test_wheel_in_a_clean_venv_composes_an_experiment(wheel, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "name: imdb" in result.stdout and "_target_: dlbook.datasets.imdb.load" in result.stdout
     located = subprocess.run(
-        [str(python), "-c", "import dlbook.resources as r; print(r.conf_dir())"],
+        [str(python), "-c", "import dlbook.config.resources as r; print(r.conf_dir())"],
         cwd=workdir,
         env=environment,
         capture_output=True,

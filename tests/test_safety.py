@@ -30,11 +30,11 @@ from fakes import serve_directory, write_imdb_npz
 from omegaconf import OmegaConf
 
 from dlbook.datasets import cifar10, imdb_text
-from dlbook.datasets.archives import UnsafeArchiveError, check_tar_member
-from dlbook.datasets.download import cache_path
-from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.io.archives import UnsafeArchiveError, check_tar_member
+from dlbook.datasets.io.download import cache_path
+from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError, DatasetFormatError, DlbookError
-from dlbook.trainer import Trainer, load_run_model
+from dlbook.run.trainer import Trainer, load_run_model
 
 ROOT = Path(__file__).parent.parent
 
@@ -122,7 +122,7 @@ def test_dlbooks_own_models_load_in_safe_mode_in_a_fresh_process(tmp_path):
     script = textwrap.dedent(
         """
         import sys
-        from dlbook.trainer import load_run_model
+        from dlbook.run.trainer import load_run_model
         print(" ".join(type(load_run_model(run)).__name__ for run in sys.argv[1:]))
         """
     )
@@ -140,7 +140,7 @@ def test_dlbooks_own_models_load_in_safe_mode_in_a_fresh_process(tmp_path):
 
 def test_evaluate_refuses_a_lambda_model_unless_unsafe_load(tmp_path):
     # A run of the default experiment whose model.keras is replaced by one with a Lambda layer.
-    # (Its own model loads in safe mode: tests/test_evaluate.py evaluates catalogue runs.)
+    # (Its own model loads in safe mode: tests/commands/test_evaluate.py evaluates catalogue runs.)
     assert run_dlbook("train", "debug=fast", cwd=tmp_path).returncode == 0
     (run_dir,) = run_dirs(tmp_path / "outputs", "boston_housing")
     _lambda_model().save(run_dir / "model.keras")

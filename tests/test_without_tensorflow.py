@@ -60,7 +60,7 @@ def test_mnist_dense_on_jax_without_tensorflow_trains_and_writes_tensorboard_sca
     losses = _scalars(run / "tensorboard" / "fit" / "train", "epoch_loss")
     assert len(losses) == 3 and losses[-1] < losses[0]  # one scalar an epoch, and the model learns
     # The HParams session, written with the tensorboard package alone: read back as TensorBoard reads it.
-    from test_hparams import read_hparams
+    from results.test_hparams import read_hparams
 
     hyperparameters, _, status, finals = read_hparams(run)
     assert status == "STATUS_SUCCESS" and hyperparameters["backend"] == "jax"
@@ -70,8 +70,8 @@ def test_mnist_dense_on_jax_without_tensorflow_trains_and_writes_tensorboard_sca
 
 def test_imdb_multi_hot_batches_without_tensorflow_are_the_tf_data_ones(tmp_path):
     """The NumPy multi-hot encoder gives tf.data's vectors; the IMDB network trains on them without TensorFlow."""
-    from dlbook.datasets.examples import RaggedSequences
-    from dlbook.datasets.sequences import multi_hot_encoder
+    from dlbook.datasets.io.examples import RaggedSequences
+    from dlbook.datasets.io.sequences import multi_hot_encoder
 
     batch = RaggedSequences.from_lists([[1, 5, 5, 9], [], [0, 12, 3]])
     encode = multi_hot_encoder(10)

@@ -26,7 +26,7 @@ COMMANDS = {
 
 def overview() -> str:
     """The text of `dlbook --help`: sub-commands and the catalogue with book sections."""
-    from dlbook.catalog import catalog
+    from dlbook.config.catalog import catalog
 
     lines = [
         f"dlbook {__version__}: Keras experiments from Deep Learning with Python (1st ed.), driven by Hydra configs.",
@@ -78,7 +78,7 @@ def _check_run_argument(command: str, arguments: list[str]) -> str | None:
             f"run={runs[-1]} is not valid: no such directory. "
             "Give a run directory that `dlbook train` printed at its end."
         )
-    from dlbook.config_checks import run_directory_problem
+    from dlbook.config.checks import run_directory_problem
 
     # Checked here, before Hydra opens its log file inside the folder.
     return run_directory_problem(runs[-1])
@@ -96,28 +96,6 @@ def _check_ensemble_arguments(arguments: list[str]) -> str | None:
             "(optionally weights=[0.6,0.4])."
         )
     return None
-
-
-def summarize_command(arguments: list[str]) -> int:
-    """`dlbook summarize <sweep dir>`: rebuild a sweep's summary files from its job folders (no Hydra, no TF)."""
-    from dlbook.sweep_summary import SweepDirectoryError, report, summarize
-
-    usage = "Usage: dlbook summarize <sweep dir>, e.g. dlbook summarize outputs/multirun/imdb/<timestamp>."
-    if arguments and arguments[0] in ("-h", "--help"):
-        print(f"{usage}\nWrites summary.csv, summary.md and val_loss.png into the sweep directory, prints the table.")
-        return 0
-    if len(arguments) != 1:
-        print(f"dlbook: error: summarize takes one sweep directory, not {len(arguments)}. {usage}", file=sys.stderr)
-        return 2
-    try:
-        print(report(summarize(arguments[0])))
-    except SweepDirectoryError as error:
-        print(f"dlbook: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"dlbook: error: cannot write the summary of {arguments[0]}: {error}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def user_config_problem() -> str | None:
@@ -138,22 +116,22 @@ def run_hydra(command: str, arguments: list[str]) -> None:
     """Hand the arguments to Hydra with the primary config `<command>.yaml` from dlbook's conf/."""
     import hydra
 
-    from dlbook.resources import conf_dir
+    from dlbook.config.resources import conf_dir
 
     if command == "train":
-        from dlbook.train import train as task_function
+        from dlbook.commands.train import train as task_function
     elif command == "evaluate":
-        from dlbook.evaluate import evaluate as task_function
+        from dlbook.commands.evaluate import evaluate as task_function
     elif command == "ensemble":
-        from dlbook.ensemble import ensemble as task_function
+        from dlbook.commands.ensemble import ensemble as task_function
     elif command == "generate":
-        from dlbook.generation import generate as task_function
+        from dlbook.commands.generate import generate as task_function
     elif command == "reproduce":
-        from dlbook.reproduce import reproduce as task_function
+        from dlbook.commands.reproduce import reproduce as task_function
     else:
         # Importing it registers the resolver that names its output folder, before Hydra composes.
-        from dlbook.visualization.command import visualize as task_function
-    from dlbook.composition_checks import composition_problem
+        from dlbook.commands.visualize import visualize as task_function
+    from dlbook.config.composition import composition_problem
 
     # Hydra reports a config it cannot compose (unknown key or option) in several lines with status 1.
     problem = composition_problem(command, arguments)
@@ -185,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     if command == "summarize":
+        from dlbook.commands.summarize import summarize_command
+
         return summarize_command(rest)
     if command == "runs":
-        from dlbook.runs_table import runs_command
+        from dlbook.commands.runs import runs_command
 
         return runs_command(rest)
     if command in ("evaluate", "generate", "visualize", "ensemble"):
@@ -196,23 +176,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dlbook: error: {problem}", file=sys.stderr)
             return 2
     if command == "train":
-        from dlbook.adhoc import with_custom_base
+        from dlbook.config.adhoc import with_custom_base
         from dlbook.errors import DlbookError
-        from dlbook.resume import resume_arguments
-        from dlbook.run_lock import hold_resumed
+        from dlbook.run.resume import resume_arguments
+        from dlbook.run.run_lock import hold_resumed
 
         problem = user_config_problem()
         if problem:
             print(f"dlbook: error: {problem}", file=sys.stderr)
             return 2
-        rest = with_custom_base(rest)  # dataset=/model= without experiment=: experiment=custom (dlbook.adhoc)
+        rest = with_custom_base(rest)  # dataset=/model= without experiment=: experiment=custom (dlbook.config.adhoc)
         try:
             rest = resume_arguments(rest)  # resume=<dir>: the run's (or sweep's) own overrides, in its directory
             hold_resumed(rest)  # one process at a time in that directory, from before Hydra writes in it
         except DlbookError as error:
             print(f"dlbook: error: {error}", file=sys.stderr)
             return 2
-    from dlbook.quiet import quiet_environment
+    from dlbook.run.quiet import quiet_environment
 
     quiet_environment(rest)  # before TensorFlow is imported here or in the launcher's job processes
     run_hydra(command, rest)

@@ -5,7 +5,7 @@ import pytest
 from fakes import assert_config_matches, serve_directory, write_boston_npz
 
 from dlbook.datasets import boston_housing
-from dlbook.datasets.download import cache_path
+from dlbook.datasets.io.download import cache_path
 from dlbook.errors import ConfigError
 
 KERAS_FIRST_TRAIN_TARGETS = [15.2, 42.3, 50.0, 21.1, 17.7]

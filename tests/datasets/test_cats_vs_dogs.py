@@ -9,8 +9,9 @@ import pytest
 from fake_images import write_kaggle_train, write_split_tree
 from omegaconf import OmegaConf
 
-from dlbook.datasets import cats_vs_dogs, image_folder
-from dlbook.datasets.image_pipeline import ImagePipeline
+from dlbook.datasets import cats_vs_dogs
+from dlbook.datasets.io import image_folder
+from dlbook.datasets.io.image_pipeline import ImagePipeline
 from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
 
 CONF = Path(__file__).parents[2] / "conf"

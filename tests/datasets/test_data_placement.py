@@ -23,9 +23,9 @@ PROBE = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-    from dlbook.datasets.examples import Examples, RaggedSequences
+    from dlbook.datasets.io.examples import Examples, RaggedSequences
     from dlbook.datasets.jena_climate import Window, WindowPipeline
-    from dlbook.datasets.pipeline import resident, to_tf_dataset
+    from dlbook.datasets.io.pipeline import resident, to_tf_dataset
 
     rows = np.arange(200 * 3, dtype=np.float32).reshape(200, 3)
     windows = Examples(np.arange(60, 100), rows[60:100, 1])

@@ -166,8 +166,8 @@ def test_config_file_spells_out_every_argument():
 
 
 def test_debug_limits_decode_and_featurise_only_the_images_a_smoke_run_uses(tmp_path, keras_home, monkeypatch):
-    from dlbook.datasets.image_pipeline import ImagePipeline
-    from dlbook.datasets.limits import limited_to
+    from dlbook.datasets.io.image_pipeline import ImagePipeline
+    from dlbook.datasets.io.limits import limited_to
 
     big = write_split_tree(tmp_path / "big", 10, size=(16, 16))  # 20 images a split
     decoded = []

@@ -5,8 +5,8 @@ import pytest
 from fakes import assert_config_matches, write_imdb_npz
 
 from dlbook.datasets import imdb
-from dlbook.datasets.safe_npz import load_npz
-from dlbook.datasets.sequences import multi_hot_encoder
+from dlbook.datasets.io.safe_npz import load_npz
+from dlbook.datasets.io.sequences import multi_hot_encoder
 from dlbook.errors import ConfigError
 
 

@@ -5,7 +5,7 @@ import pytest
 from fakes import assert_config_matches, write_imdb_npz
 
 from dlbook.datasets import imdb, imdb_sequences
-from dlbook.datasets.examples import RaggedSequences
+from dlbook.datasets.io.examples import RaggedSequences
 from dlbook.errors import ConfigError
 
 

@@ -9,7 +9,7 @@ from fake_text import write_aclimdb, write_aclimdb_tar
 from fakes import assert_config_matches, serve_directory
 
 from dlbook.datasets import imdb_text
-from dlbook.datasets.download import cache_path
+from dlbook.datasets.io.download import cache_path
 from dlbook.errors import ConfigError, DatasetFormatError
 
 SMALL = dict(training_samples=10, validation_samples=20)
@@ -180,7 +180,7 @@ def test_another_archive_replaces_the_extraction(tmp_path, keras_home):
 
 
 def test_debug_limits_read_and_tokenize_only_the_reviews_a_smoke_run_uses(aclimdb, monkeypatch):
-    from dlbook.datasets.limits import limited_to
+    from dlbook.datasets.io.limits import limited_to
 
     reads = []
 

@@ -7,7 +7,7 @@ import pytest
 from fakes import assert_config_matches, write_mnist_npz
 
 from dlbook.datasets import mnist
-from dlbook.datasets.safe_npz import load_npz
+from dlbook.datasets.io.safe_npz import load_npz
 from dlbook.errors import ConfigError
 
 

@@ -5,7 +5,7 @@ import pytest
 from fakes import assert_config_matches, write_reuters_npz
 
 from dlbook.datasets import reuters
-from dlbook.datasets.safe_npz import load_npz
+from dlbook.datasets.io.safe_npz import load_npz
 from dlbook.errors import ConfigError
 
 

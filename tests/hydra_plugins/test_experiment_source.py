@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hydra.core.object_type import ObjectType
 
-from dlbook.resources import experiments_dir
+from dlbook.config.resources import experiments_dir
 from hydra_plugins.dlbook_experiments.experiment_source import ExperimentCatalogSource
 
 

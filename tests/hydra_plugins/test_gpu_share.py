@@ -1,7 +1,7 @@
 """Jobs packed on one GPU each get their share of its memory and of the CPU cores (simulated GPU lists).
 
 The launcher hands a job its share through the environment of the job's process; the job applies it before
-TensorFlow starts (dlbook.runtime) and records it in provenance.json.
+TensorFlow starts (dlbook.run.runtime) and records it in provenance.json.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def test_provenance_records_the_jobs_memory_share(monkeypatch):
     monkeypatch.setenv("DLBOOK_GPU_MEMORY_FRACTION", "0.45")
     monkeypatch.setenv("DLBOOK_GPU_MEMORY_LIMIT_MB", "36701")
     monkeypatch.setenv("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    from dlbook.runs import provenance
+    from dlbook.run.directory import provenance
 
     record = provenance()
     assert record["launcher"]["gpu_memory"] == {"fraction": 0.45, "limit_mb": 36701, "growth": True}

@@ -396,7 +396,7 @@ def test_the_best_trials_test_score_is_reported_once_after_selection(tmp_path):
 
 
 def test_the_documented_imdb_search_validates_on_held_out_training_reviews():
-    from dlbook.selection import selection_on_test
+    from dlbook.config.selection import selection_on_test
 
     cfg = compose_train_config("experiment=imdb_original", "hparams_search=imdb_optuna")
     assert OmegaConf.to_container(cfg.task.validation) == {"source": "train", "size": 10000, "take": "first"}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError
 from dlbook.models.dcgan import build_dcgan, build_discriminator, build_generator, dcgan_class, image_grid
 

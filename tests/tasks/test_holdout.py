@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlbook.datasets.examples import Examples, RaggedSequences
+from dlbook.datasets.io.examples import Examples, RaggedSequences
 from dlbook.errors import ConfigError
 from dlbook.tasks.holdout import split_validation, validation_indices
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlbook.resources import conf_dir
-from dlbook.visualization.command import visualize, visualize_backend
+from dlbook.commands.visualize import visualize, visualize_backend
+from dlbook.config.resources import conf_dir
 from dlbook.visualization.filters import generate_patterns
 from dlbook.visualization.gradcam import gradcam_heatmap
 from dlbook.visualization.images import fit_image, input_shape, load_image, preprocess
@@ -45,8 +45,8 @@ codes = [
 ]
 import keras
 from dlbook.visualization.filters import generate_patterns
-from dlbook.resources import conf_dir
-from dlbook.visualization.command import visualize, visualize_backend
+from dlbook.config.resources import conf_dir
+from dlbook.commands.visualize import visualize, visualize_backend
 from dlbook.visualization.filters import generate_patterns
 from dlbook.visualization.gradcam import gradcam_heatmap
 from dlbook.visualization.images import fit_image, input_shape, load_image, preprocess
@@ -206,13 +206,13 @@ def read_images(log_dir) -> dict[str, tuple[int, int, np.ndarray, str]]:
 
 
 def test_tensorboard_images_without_tensorflow_are_the_ones_tensorflow_writes(tmp_path, monkeypatch):
-    from dlbook import backend
+    from dlbook import frameworks
     from dlbook.visualization.images import write_tensorboard
 
     rng = np.random.default_rng(0)
     images = {"gradcam/overlay": rng.integers(0, 255, (20, 30, 3), dtype=np.uint8), "gray": np.full((5, 7), 9, "uint8")}
     write_tensorboard(images, tmp_path / "tensorflow")
-    monkeypatch.setattr(backend, "tensorflow_available", lambda: False)  # as where TensorFlow is not installed
+    monkeypatch.setattr(frameworks, "tensorflow_available", lambda: False)  # as where TensorFlow is not installed
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # importing it would fail
     write_tensorboard(images, tmp_path / "tensorboard")
     written, expected = read_images(tmp_path / "tensorboard"), read_images(tmp_path / "tensorflow")

@@ -10,9 +10,9 @@ import logging
 
 import numpy as np
 
-from dlbook.datasets.download import cached, fetch
-from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.datasets.safe_npz import load_npz
+from dlbook.datasets.io.download import cached, fetch
+from dlbook.datasets.io.examples import DataSplits, Examples
+from dlbook.datasets.io.safe_npz import load_npz
 from dlbook.errors import ConfigError, DatasetFormatError
 
 logger = logging.getLogger("dlbook")

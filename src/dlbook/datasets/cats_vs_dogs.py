@@ -3,7 +3,7 @@
 Kaggle's data needs a login, so nothing is downloaded: ``path`` is either Kaggle's extracted
 ``train/`` folder (split as in the book into ``<cache_dir>/datasets/cats_and_dogs_small/``) or any
 tree ``train/ validation/ test/`` with one sub-folder per class. Features are the file paths; the
-images are decoded by the dataset's own tf.data pipeline (:mod:`dlbook.datasets.image_pipeline`).
+images are decoded by the dataset's own tf.data pipeline (:mod:`dlbook.datasets.io.image_pipeline`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from dlbook.datasets.download import cache_path
-from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.datasets.image_folder import (
+from dlbook.datasets.io.download import cache_path
+from dlbook.datasets.io.examples import DataSplits, Examples
+from dlbook.datasets.io.image_folder import (
     BOOK_CLASSES,
     ON_BAD_IMAGE_CHOICES,
     book_split,
@@ -25,8 +25,8 @@ from dlbook.datasets.image_folder import (
     is_kaggle_folder,
     list_split,
 )
-from dlbook.datasets.image_pipeline import make_image_pipeline
-from dlbook.datasets.limits import limit_examples
+from dlbook.datasets.io.image_pipeline import make_image_pipeline
+from dlbook.datasets.io.limits import limit_examples
 from dlbook.errors import ConfigError, DatasetUnavailableError
 
 logger = logging.getLogger("dlbook")
@@ -60,7 +60,7 @@ def load(
     ``"auto"`` (whichever ``path`` looks like). Labels follow the sorted class folders (cats = 0,
     dogs = 1), float32 for two classes (sigmoid + binary_crossentropy), int32 otherwise.
     ``image_size``, ``rescale``, ``preprocess``, ``interpolation``, ``antialias`` and ``augmentation``
-    go to :func:`dlbook.datasets.image_pipeline.make_image_pipeline`. Every image is checked once
+    go to :func:`dlbook.datasets.io.image_pipeline.make_image_pipeline`. Every image is checked once
     (empty or undecodable files): ``on_bad_image="fail"`` stops, ``"skip"`` leaves them out with a warning.
     """
     if layout not in LAYOUT_CHOICES:

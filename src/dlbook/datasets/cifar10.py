@@ -20,9 +20,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from dlbook.datasets.download import fetch
-from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.datasets.safe_npz import ARRAY_GLOBALS, RestrictedUnpickler
+from dlbook.datasets.io.download import fetch
+from dlbook.datasets.io.examples import DataSplits, Examples
+from dlbook.datasets.io.safe_npz import ARRAY_GLOBALS, RestrictedUnpickler
 from dlbook.errors import ConfigError, DatasetFormatError
 
 log = logging.getLogger("dlbook")

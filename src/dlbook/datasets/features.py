@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from dlbook.datasets.download import keras_home
-from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.io.download import keras_home
+from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError, DatasetUnavailableError
 
 logger = logging.getLogger("dlbook")

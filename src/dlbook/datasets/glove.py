@@ -12,15 +12,16 @@ import io
 import logging
 import os
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import urlparse
 
 import numpy as np
 
-from dlbook.datasets.download import fetch
+from dlbook.datasets.io.download import fetch
 from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
 
 logger = logging.getLogger("dlbook")
@@ -75,6 +76,23 @@ def embedding_matrix(
         words,
         100.0 * found / words if words else 0.0,
     )
+    return matrix
+
+
+def vectors_for(vocabulary: Sequence[str], settings: Mapping[str, Any]) -> Callable[[], np.ndarray]:
+    """A function returning the GloVe matrix of ``vocabulary``, read on its first call (then kept).
+
+    A text dataset hands it to model builders in ``info["embedding_matrix"]``: only a model that uses the
+    pretrained vectors (``embedding.weights=glove``) calls it, so a run without them never reads the file.
+    ``settings`` is the dataset/glove config (path, origin, member ...; its ``_target_`` is ignored).
+    """
+    arguments = {key: value for key, value in dict(settings).items() if key != "_target_"}
+    words = list(vocabulary)
+
+    @cache
+    def matrix() -> np.ndarray:
+        return embedding_matrix(words, **arguments)
+
     return matrix
 
 

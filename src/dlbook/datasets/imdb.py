@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook.datasets import sequences
-from dlbook.datasets.download import fetch
-from dlbook.datasets.examples import DataSplits, Examples
-from dlbook.datasets.safe_npz import expected_keras_npz, load_npz
+from dlbook.datasets.io import sequences
+from dlbook.datasets.io.download import fetch
+from dlbook.datasets.io.examples import DataSplits, Examples
+from dlbook.datasets.io.safe_npz import expected_keras_npz, load_npz
 from dlbook.errors import DatasetFormatError
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz"

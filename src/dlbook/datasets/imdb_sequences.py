@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from dlbook.datasets import imdb
-from dlbook.datasets.examples import DataSplits, Examples, RaggedSequences
+from dlbook.datasets.io.examples import DataSplits, Examples, RaggedSequences
 from dlbook.errors import ConfigError
 
 SIDES = ("pre", "post")

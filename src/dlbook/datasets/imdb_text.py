@@ -15,16 +15,17 @@ import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from dlbook.datasets.archives import UnsafeArchiveError, check_tar_member
-from dlbook.datasets.download import cache_path, fetch
-from dlbook.datasets.examples import DataSplits, Examples, RaggedSequences
 from dlbook.datasets.imdb_sequences import pad_sequences
-from dlbook.datasets.limits import current_limit, spread
+from dlbook.datasets.io.archives import UnsafeArchiveError, check_tar_member
+from dlbook.datasets.io.download import cache_path, fetch
+from dlbook.datasets.io.examples import DataSplits, Examples, RaggedSequences
+from dlbook.datasets.io.limits import current_limit, spread
 from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
 
 logger = logging.getLogger("dlbook")
@@ -53,13 +54,15 @@ def load(
     training_samples: int = 200,
     validation_samples: int = 10000,
     seed: int = 0,
+    pretrained_vectors: Mapping[str, Any] | None = None,
 ) -> DataSplits:
     """The book's GloVe experiment data: 200 training and 10,000 validation reviews, all 25,000 test reviews.
 
     ``path`` is an extracted ``aclImdb/`` folder or the ``.tar.gz``; without it the archive is taken
     from the cache or downloaded, and extracted once into the cache. Features are int32 ``(n, maxlen)``
     word indices (0 padding, 1 unknown word), labels float32 0 / 1; ``info["vocabulary"]`` lists the
-    tokens by index, for the GloVe matrix.
+    tokens by index. With ``pretrained_vectors`` (the dataset/glove config), ``info["embedding_matrix"]``
+    gives the GloVe matrix of that vocabulary, read when a model first asks for it (dlbook.datasets.glove).
     """
     _check_options(num_words, maxlen, training_samples, validation_samples, seed)
     root = _dataset_folder(path, origin=origin, file_hash=file_hash, cache_dir=cache_dir)
@@ -97,8 +100,16 @@ def load(
         test=Examples(test_features, test_labels.astype(np.float32)),
         input_shape=(maxlen,),
         source=f"aclImdb texts in {root}, {len(vocabulary)} tokens, padded to {maxlen} words",
-        info={"vocabulary": vocabulary, "num_words": len(vocabulary)},
+        info={"vocabulary": vocabulary, "num_words": len(vocabulary)} | _pretrained(vocabulary, pretrained_vectors),
     )
+
+
+def _pretrained(vocabulary: list[str], settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    from dlbook.datasets.glove import vectors_for
+
+    return {"embedding_matrix": vectors_for(vocabulary, settings)}
 
 
 def _check_options(num_words: Any, maxlen: Any, training_samples: Any, validation_samples: Any, seed: Any) -> None:

@@ -24,8 +24,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from dlbook.datasets.download import fetch
-from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.io.download import fetch
+from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError, DatasetFormatError
 
 logger = logging.getLogger("dlbook")

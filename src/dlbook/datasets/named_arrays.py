@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
 
 SPLITS = ("train", "test")

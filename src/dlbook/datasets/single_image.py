@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError, DlbookError
 
 # Colour photos that ship inside scikit-image's wheel (skimage.data loads them without a download).

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError
 
 # The book gives no data for chapter 7's models: a run on these is never compared with a book number.

@@ -27,8 +27,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from dlbook.datasets.download import fetch
-from dlbook.datasets.examples import DataSplits, Examples
+from dlbook.datasets.io.download import fetch
+from dlbook.datasets.io.examples import DataSplits, Examples
 from dlbook.errors import ConfigError, DatasetFormatError, DatasetUnavailableError
 
 ORIGIN = "https://s3.amazonaws.com/text-datasets/nietzsche.txt"

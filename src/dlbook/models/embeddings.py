@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from dlbook.errors import ConfigError
 
 
 def vocabulary_embedding(
     data,
     weights: str | None,
-    glove: Mapping[str, Any] | None = None,
     output_dim: int | None = None,
     trainable: bool = False,
     name: str = "embedding",
@@ -19,9 +15,9 @@ def vocabulary_embedding(
     """An ``Embedding`` over the dataset's vocabulary: GloVe vectors, frozen (book listing 6.10), or learned.
 
     ``data.info["vocabulary"]`` lists the tokens by index (the tokenizer's order). ``weights="glove"``
-    loads the vectors of ``glove`` (the dataset/glove config: path, origin, member ...) and freezes
-    them unless ``trainable``; ``weights=null`` is an ordinary trainable embedding of ``output_dim``
-    (the book's comparison model).
+    takes the matrix the dataset hands over in ``data.info["embedding_matrix"]`` (its pretrained vectors,
+    ``dataset.pretrained_vectors``) and freezes it unless ``trainable``; ``weights=null`` is an ordinary
+    trainable embedding of ``output_dim`` (the book's comparison model). The model never reads a file.
     """
     import keras
 
@@ -35,12 +31,16 @@ def vocabulary_embedding(
         if not output_dim:
             raise ConfigError("embedding.weights=null needs the layer's output_dim (e.g. 100).")
         return keras.layers.Embedding(len(vocabulary), output_dim, name=name)
-    if weights != "glove" or glove is None:
+    if weights != "glove":
         raise ConfigError(f"embedding.weights={weights} is not valid: glove (pretrained vectors) or null (learned).")
-    from dlbook.datasets.glove import embedding_matrix
-
-    settings = {key: value for key, value in dict(glove).items() if key != "_target_"}
-    matrix = embedding_matrix(list(vocabulary), **settings)
+    vectors = data.info.get("embedding_matrix")
+    if vectors is None:
+        raise ConfigError(
+            "embedding.weights=glove needs pretrained vectors from the dataset: set dataset.pretrained_vectors "
+            "(e.g. dataset.pretrained_vectors='${embedding.glove}', as experiment=imdb_glove does), or use "
+            "embedding.weights=null for a learned embedding."
+        )
+    matrix = vectors() if callable(vectors) else vectors
     if output_dim is not None and output_dim != matrix.shape[1]:
         raise ConfigError(
             f"vocabulary_embedding output_dim={output_dim} does not match the GloVe file's dimension "

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbook.datasets.examples import Examples
+from dlbook.datasets.io.examples import Examples
 from dlbook.errors import ConfigError
 from dlbook.tasks import TaskResult
 from dlbook.tasks.retrain import retrain_and_test, retrain_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dlbook.datasets.examples import Examples
+from dlbook.datasets.io.examples import Examples
 from dlbook.errors import ConfigError
 
 

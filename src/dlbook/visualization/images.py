@@ -152,7 +152,7 @@ def write_tensorboard(images: dict[str, np.ndarray], log_dir: Path, step: int = 
     With TensorFlow's ``tf.summary.image`` where TensorFlow is installed; without it (a JAX or PyTorch
     install), the same summaries (PNG-encoded, the image plugin's layout) with the ``tensorboard`` package.
     """
-    from dlbook.backend import tensorflow_available
+    from dlbook.frameworks import tensorflow_available
 
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ def user_config_dirs() -> list[Path]:
 
 class DlbookExperimentsSearchPath(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        from dlbook.resources import conf_dir
+        from dlbook.config.resources import conf_dir
 
         ours = f"file://{conf_dir()}"
         if any(element.path in (ours, str(conf_dir())) for element in search_path.get_path()):

@@ -22,7 +22,7 @@ class ExperimentCatalogSource(ConfigSource):
 
     def __init__(self, provider: str, path: str) -> None:
         super().__init__(provider=provider, path=path)
-        from dlbook.resources import experiments_dir
+        from dlbook.config.resources import experiments_dir
 
         self.root = str(experiments_dir())
 

@@ -33,8 +33,8 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from dlbook.run_lock import DirectoryBusy, hold
-from dlbook.runs import display_path, run_status
+from dlbook.run.directory import display_path, run_status
+from dlbook.run.run_lock import DirectoryBusy, hold
 from hydra_plugins.dlbook_launcher.slots import Slot, plan_slots
 from hydra_plugins.dlbook_launcher.worker import PARENT_VARIABLE
 
@@ -220,7 +220,7 @@ class DlbookLauncher(Launcher):
         else:
             cause = f"its process exited with code {code} before finishing"
         error = JobDied(f"job {number} gave no result: {cause}; see {job_dir / OUTPUT_LOG}")
-        from dlbook.runs import mark_died
+        from dlbook.run.directory import mark_died
 
         mark_died(job_dir, cause)
         return self._failed(number, overrides, config, error)

@@ -122,7 +122,7 @@ def memory_env(fraction: float | None, group: tuple[str, ...], sizes: dict[str, 
     """Environment variables that hold a job to ``fraction`` of its GPUs' memory (none when ``fraction`` is None).
 
     TensorFlow: memory growth (``TF_FORCE_GPU_ALLOW_GROWTH``), and a limit in MiB that the job applies as a
-    logical device (dlbook.runtime) when the GPUs' sizes are known; JAX: ``XLA_PYTHON_CLIENT_MEM_FRACTION``.
+    logical device (dlbook.run.runtime) when the GPUs' sizes are known; JAX: ``XLA_PYTHON_CLIENT_MEM_FRACTION``.
     """
     if fraction is None:
         return {}

@@ -122,7 +122,7 @@ def _stop_before_the_time_limit(signal_number, frame) -> None:
 
 def _note_time_limit(job_dir: Path) -> None:
     """Say in an interrupted run's status.json that SLURM's time limit stopped it (not a person's SIGTERM)."""
-    from dlbook.runs import STATUS_FILE, read_json, write_json
+    from dlbook.run.directory import STATUS_FILE, read_json, write_json
 
     status_file = job_dir / STATUS_FILE
     if status_file.exists():
@@ -179,7 +179,7 @@ def _slurm_state(job_id: str) -> str | None:
 
 def _ended_without_result(job, overrides: list[str], job_dir: Path, state: str) -> JobReturn:
     """Mark the job's run interrupted (when it still says running) and make its failed JobReturn."""
-    from dlbook.runs import STATUS_FILE, read_json, write_json
+    from dlbook.run.directory import STATUS_FILE, read_json, write_json
 
     reason = REASONS.get(state, f"SLURM job state {state}")
     status_file = job_dir / STATUS_FILE

@@ -20,7 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
-from dlbook.runs import run_status
+from dlbook.run.directory import run_status
 
 log = logging.getLogger("dlbook")
 

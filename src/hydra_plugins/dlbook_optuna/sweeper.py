@@ -5,17 +5,17 @@ it pins optuna<3, so it installs Optuna 2.10, beside dlbook's Optuna 4-5; its SQ
 with SQLAlchemy 2 (an AssertionError) unless sqlalchemy<2 and alembic<1.14 are pinned too; one failed
 trial ends the whole search; and it has no way to prune a trial from its per-epoch metrics. This one is
 small, runs on current Optuna, records a failed trial as FAIL and goes on, and lets each job report
-per-epoch values to its trial (``dlbook.pruning``) so that bad trials stop early.
+per-epoch values to its trial (``dlbook.run.pruning``) so that bad trials stop early.
 
 How a search runs: the study is created, or loaded when it exists, in ``storage`` (an SQLite file in the
 sweep directory by default). Trials are asked ``n_jobs`` at a time; each becomes a Hydra job whose
 overrides are its sampled parameters, the command line's other overrides and ``trial=<number>``; the
 launcher runs the batch, with job folder = trial number (a continued study never reuses a folder). Each
-job's return value (dlbook.train.train's objective) is told to the study; a job that failed or returned
+job's return value (dlbook.commands.train.train's objective) is told to the study; a job that failed or returned
 no number is FAIL, one that raised optuna.TrialPruned is PRUNED. At the end the best trial is logged and
 written to ``<sweep dir>/optimization_results.yaml``, with its test score (``best_test``), read once, after
 the selection. A search whose objective or pruning monitor is computed on the test set is refused before
-its first trial (dlbook.selection), unless ``allow_test_selection`` is set.
+its first trial (dlbook.config.selection), unless ``allow_test_selection`` is set.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from dlbook.config.selection import selection_on_test
 from dlbook.errors import ConfigError
-from dlbook.pruning import absolute_storage_url, find_pruned, make_pruner, open_storage
-from dlbook.selection import selection_on_test
+from dlbook.run.pruning import absolute_storage_url, find_pruned, make_pruner, open_storage
 from hydra_plugins.dlbook_launcher.sweeper import consecutive_runs
 from hydra_plugins.dlbook_optuna.search_space import SearchSpace, parse_search_space
 
@@ -257,7 +257,7 @@ class DlbookOptunaSweeper(Sweeper):
             "study_name": study.study_name,
             "storage": absolute_storage_url(self.storage, os.getcwd()) if self.storage else None,
             "direction": self.direction,
-            # null in the config means the experiment's reference metric (what dlbook.train returns)
+            # null in the config means the experiment's reference metric (what dlbook.commands.train returns)
             "objective": OmegaConf.select(self.config, "objective", default=None)
             or OmegaConf.select(self.config, "reference.metric", default=None),
         }
@@ -304,7 +304,7 @@ def _test_metrics(run_dir: str | None) -> dict[str, float] | None:
     """The ``test`` block of a run's metrics.json (numbers only), or None when the run has none."""
     if not run_dir:
         return None
-    from dlbook.runs import METRICS_FILE, read_json
+    from dlbook.run.directory import METRICS_FILE, read_json
 
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 from hydra.core.hydra_config import HydraConfig
 
-from dlbook.faults import STOP_REQUESTS
+from dlbook.run.faults import STOP_REQUESTS
 
 
 class Hold(keras.callbacks.Callback):
