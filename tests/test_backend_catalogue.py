@@ -51,7 +51,7 @@ JENA = [
     "jena_conv_gru",
 ]
 IMAGES = ["cats_vs_dogs_scratch", "cats_vs_dogs_augmented", "vgg16_features", "vgg16_augmented", "vgg16_finetune"]
-# Trained on JAX and PyTorch in tests/test_train_dream_style.py and tests/test_train_generative.py.
+# Trained on JAX and PyTorch in tests/commands/test_train_dream_style.py and tests/commands/test_train_generative.py.
 CHAPTER_8_ELSEWHERE = ["deep_dream", "style_transfer", "vae", "dcgan"]
 CHAPTER_7 = ["qa_two_inputs", "multi_output", "inception_block", "residual_block", "siamese_lstm", "separable_convnet"]
 
