@@ -180,3 +180,18 @@ def write_cifar_archive(path: Path, replace: dict[str, bytes] | None = None, ext
         for name, payload in members.items():
             _add(archive, name, payload)
     return path
+
+
+def residual_convnet():
+    """A functional convnet whose block adds its input back (as ResNet and Xception do), ending in softmax:
+    conv_a, conv_b (inside the residual block), add, conv_c, gap, scores (4 classes). Seeded."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((24, 24, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_a")(inputs)
+    y = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(x)
+    x = keras.layers.Add(name="add")([x, y])
+    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="conv_c")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="scores")(x))

@@ -19,6 +19,8 @@ from fake_images import write_split_tree
 from fake_text import SMALL_JENA, write_aclimdb, write_glove, write_jena_csv
 from fakes import write_imdb_npz, write_reuters_npz
 
+from dlbook.config.catalog import catalog
+
 BACKENDS = [
     pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None, reason=f"{name} not installed"))
     for name in ("jax", "torch")
@@ -39,17 +41,8 @@ IMDB_NPZ = [
     "imdb_conv1d",
     "imdb_tensorboard",
 ]
-JENA = [
-    "jena_baseline",
-    "jena_dense",
-    "jena_gru",
-    "jena_gru_dropout",
-    "jena_gru_stacked",
-    "jena_gru_reversed",
-    "jena_gru_bidirectional",
-    "jena_conv1d",
-    "jena_conv_gru",
-]
+# Every Jena experiment of chapter 6.3, as the catalogue lists them.
+JENA = [entry.name for entry in catalog() if entry.name.startswith("jena_")]
 IMAGES = ["cats_vs_dogs_scratch", "cats_vs_dogs_augmented", "vgg16_features", "vgg16_augmented", "vgg16_finetune"]
 # Trained on JAX and PyTorch in tests/commands/test_train_dream_style.py and tests/commands/test_train_generative.py.
 CHAPTER_8_ELSEWHERE = ["deep_dream", "style_transfer", "vae", "dcgan"]
@@ -99,8 +92,6 @@ FAMILIES = ["bundled", "imdb", "reuters", "jena", "chapter_7", "text_generation"
 
 
 def test_the_families_and_chapter_8_name_every_experiment(tmp_path):
-    from dlbook.config.catalog import catalog
-
     named = {name for experiments, _ in _families(tmp_path).values() for name in experiments}
     assert named | set(CHAPTER_8_ELSEWHERE) == {entry.name for entry in catalog()}
 

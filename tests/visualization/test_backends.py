@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 import pytest
+from fakes import residual_convnet
 from PIL import Image
 
 from dlbook.commands.visualize import visualize, visualize_backend
@@ -74,16 +75,7 @@ def compose(*overrides: str):
 @pytest.fixture(scope="module")
 def residual_run(tmp_path_factory):
     """A run directory with a functional convnet (a skip connection around conv_b) saved on TensorFlow, and a photo."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((24, 24, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_a")(inputs)
-    y = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(x)
-    x = keras.layers.Add(name="add")([x, y])
-    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="conv_c")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="scores")(x))
+    model = residual_convnet()
     work = tmp_path_factory.mktemp("work")
     run = work / "outputs" / "residual" / "2026-11-26_16-02-11_123456"
     (run / ".hydra").mkdir(parents=True)

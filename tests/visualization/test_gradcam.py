@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import residual_convnet
 
 from dlbook.errors import ConfigError
 from dlbook.visualization.gradcam import (
@@ -123,20 +124,6 @@ def test_imagenet_names_when_the_class_index_is_available_and_not_otherwise(monk
     monkeypatch.setattr(imagenet_utils, "decode_predictions", decoded)
     lines = describe_predictions(predictions, top=2, imagenet=True)
     assert lines == ["class 386 n02504458 African_elephant: 0.9000", "class 101 n01871265 tusker: 0.0800"]
-
-
-def residual_convnet():
-    """A functional convnet whose block adds its input back (as ResNet and Xception do), ending in softmax."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((24, 24, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_a")(inputs)
-    y = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(x)
-    x = keras.layers.Add(name="add")([x, y])
-    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="conv_c")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="scores")(x))
 
 
 def test_heatmap_inside_a_residual_block_is_the_books_gradient():
