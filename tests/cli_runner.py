@@ -30,6 +30,14 @@ def run_dlbook(*arguments: str, cwd: Path, timeout: float = 600, env: dict | Non
     )
 
 
+def without_tensorflow() -> dict:
+    """The environment of a dlbook process that cannot import TensorFlow, as in a JAX- or PyTorch-only
+    install (tests/without_tensorflow/sitecustomize.py hides it)."""
+    hide = Path(__file__).parent / "without_tensorflow"
+    assert (hide / "sitecustomize.py").is_file(), hide  # a moved folder must not quietly leave TensorFlow visible
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(hide), os.environ.get("PYTHONPATH")]))}
+
+
 def run_dirs(output_dir: Path, experiment: str) -> list[Path]:
     """Run directories of ``experiment`` under ``output_dir`` (single runs), oldest first."""
     return sorted(path for path in (output_dir / experiment).glob("*") if path.is_dir())

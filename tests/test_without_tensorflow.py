@@ -13,17 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_runner import read, run_dirs, run_dlbook
+from cli_runner import read, run_dirs, run_dlbook, without_tensorflow
 from fake_images import write_split_tree
 from fake_text import SMALL_JENA, write_jena_csv
 from fakes import write_imdb_npz
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
-HIDE_TENSORFLOW = str(Path(__file__).parent / "without_tensorflow")
-
-
-def _without_tensorflow() -> dict:
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [HIDE_TENSORFLOW, os.environ.get("PYTHONPATH")]))}
 
 
 def _scalars(folder: Path, tag: str) -> list[float]:
@@ -42,7 +37,7 @@ def test_the_hidden_tensorflow_cannot_be_imported(tmp_path):
 
     code = "import importlib.util, sys; print(importlib.util.find_spec('tensorflow')); import tensorflow"
     done = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **_without_tensorflow()}, capture_output=True, text=True
+        [sys.executable, "-c", code], env={**os.environ, **without_tensorflow()}, capture_output=True, text=True
     )
     assert done.stdout.strip() == "None" and "ModuleNotFoundError" in done.stderr
 
@@ -50,7 +45,7 @@ def test_the_hidden_tensorflow_cannot_be_imported(tmp_path):
 def test_mnist_dense_on_jax_without_tensorflow_trains_and_writes_tensorboard_scalars(tmp_path):
     arguments = ["experiment=mnist_dense", "dataset.source=bundled", "backend=jax", "trainer.epochs=3"]
     arguments += ["trainer.max_steps=5", "trainer.batch_size=64"]
-    result = run_dlbook("train", *arguments, cwd=tmp_path, env=_without_tensorflow())
+    result = run_dlbook("train", *arguments, cwd=tmp_path, env=without_tensorflow())
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(tmp_path / "outputs", "mnist_dense")
     assert read(run / "status.json")["status"] == "completed"
@@ -82,7 +77,7 @@ def test_imdb_multi_hot_batches_without_tensorflow_are_the_tf_data_ones(tmp_path
 
     data = write_imdb_npz(tmp_path / "imdb.npz", n_train=10_400, n_test=200)
     arguments = ["experiment=imdb", f"dataset.path={data}", "backend=jax", "debug=fast"]
-    result = run_dlbook("train", *arguments, cwd=tmp_path, env=_without_tensorflow())
+    result = run_dlbook("train", *arguments, cwd=tmp_path, env=without_tensorflow())
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(tmp_path / "outputs", "imdb")
     assert read(run / "status.json")["status"] == "completed"
@@ -92,7 +87,7 @@ def test_jena_windows_without_tensorflow_train_and_beat_nothing_less_than_a_fini
     data = write_jena_csv(tmp_path / "jena.csv", rows=12_000)
     small = [*SMALL_JENA, "trainer.steps_per_epoch=10", "trainer.epochs=2"]
     arguments = ["experiment=jena_gru", f"dataset.path={data}", "backend=jax", *small]
-    result = run_dlbook("train", *arguments, cwd=tmp_path, env=_without_tensorflow())
+    result = run_dlbook("train", *arguments, cwd=tmp_path, env=without_tensorflow())
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(tmp_path / "outputs", "jena_gru")
     metrics = read(run / "metrics.json")
@@ -103,7 +98,7 @@ def test_jena_windows_without_tensorflow_train_and_beat_nothing_less_than_a_fini
 def test_an_image_pipeline_without_tensorflow_says_what_to_install(tmp_path):
     images = write_split_tree(tmp_path / "images", per_class_per_split=2)
     arguments = ["experiment=cats_vs_dogs_scratch", f"dataset.path={images}", "backend=jax", "debug=fast"]
-    result = run_dlbook("train", *arguments, "++dataset.image_size=[48,48]", cwd=tmp_path, env=_without_tensorflow())
+    result = run_dlbook("train", *arguments, "++dataset.image_size=[48,48]", cwd=tmp_path, env=without_tensorflow())
     assert result.returncode == 2, result.stderr[-3000:]
     assert "written with tf.data" in result.stderr and "pip install tensorflow" in result.stderr
     assert "Traceback" not in result.stderr
@@ -112,7 +107,7 @@ def test_an_image_pipeline_without_tensorflow_says_what_to_install(tmp_path):
 
 
 def test_the_default_backend_without_tensorflow_names_the_installed_ones(tmp_path):
-    result = run_dlbook("train", "debug=fast", cwd=tmp_path, env=_without_tensorflow())
+    result = run_dlbook("train", "debug=fast", cwd=tmp_path, env=without_tensorflow())
     assert result.returncode == 2
     message = result.stderr.split("dlbook: error: ")[-1]
     assert "backend=tensorflow is not valid here: the tensorflow package is not installed" in message
