@@ -38,6 +38,7 @@ from dlbook.config.reference import NOT_COMPARABLE
 from dlbook.config.resources import conf_dir, experiments_dir
 from dlbook.errors import ConfigError
 from dlbook.results.report import _format
+from dlbook.run.directory import write_text
 
 BEGIN = "<!-- catalogue:begin -->"
 END = "<!-- catalogue:end -->"
@@ -274,7 +275,7 @@ def update_readme(readme: str | Path, results: str | Path) -> None:
     )
     generated = table(records)
     # Blank lines around the table: Markdown ends an HTML comment block at its line, and a table at a blank line.
-    path.write_text(f"{text[:start]}\n{note}\n\n{generated}\n\n{text[end:]}", encoding="utf-8")
+    write_text(path, f"{text[:start]}\n{note}\n\n{generated}\n\n{text[end:]}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 from dlbook.errors import ConfigError
 from dlbook.results.report import _format, table
 from dlbook.results.reproduction_plan import Plan, _reproduce_line, plan
-from dlbook.run.directory import METRICS_FILE, STATUS_FILE, package_versions, read_json, write_json
+from dlbook.run.directory import METRICS_FILE, STATUS_FILE, package_versions, read_json, write_json, write_text
 
 REPORT_MD = "reproduction.md"
 REPORT_JSON = "reproduction.json"
@@ -268,7 +268,7 @@ def write_report(
     software: dict[str, Any] | None = None,
 ) -> None:
     """reproduction.md and reproduction.json in ``folder`` (``software``: package_versions() at the start)."""
-    (folder / REPORT_MD).write_text(markdown(rows, quick, overrides, started), encoding="utf-8")
+    write_text(folder / REPORT_MD, markdown(rows, quick, overrides, started))
     write_json(
         folder / REPORT_JSON,
         {

@@ -57,7 +57,7 @@ from dlbook.results.sweep_jobs import (
     sweeper_direction,
     varying_keys,
 )
-from dlbook.run.directory import display_path
+from dlbook.run.directory import display_path, write_text
 
 log = logging.getLogger("dlbook")
 
@@ -253,7 +253,7 @@ def summarize(sweep_dir: str | Path, sweep_finished: bool = False) -> SweepSumma
         writer = csv.writer(file)
         writer.writerow(summary.columns(commands=True))
         writer.writerows(summary.rows(commands=True))
-    (sweep_dir / SUMMARY_MD).write_text(summary.markdown(), encoding="utf-8")
+    write_text(sweep_dir / SUMMARY_MD, summary.markdown())
     figure_jobs = sorted(jobs, key=lambda job: order[job.name])  # job order: the same colour for a job every time
     summary.figure = plot_validation_losses(
         figure_jobs, sweep_dir / FIGURE, f"Validation loss: {sweep_name(sweep_dir)}"

@@ -35,12 +35,17 @@ def _now() -> str:
 
 
 def write_json(path: Path, content: Any) -> None:
-    """Write ``content`` as indented JSON, atomically and durably (a reader, even after a crash of the machine,
-    sees the previous file or the complete new one, never half a file): temporary file, fsync, rename, fsync
-    of the folder."""
+    """Write ``content`` as indented JSON, atomically and durably (see :func:`write_text`)."""
+    write_text(path, json.dumps(content, indent=2, sort_keys=False) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` atomically and durably (a reader, even after a crash of the machine, sees the previous
+    file or the complete new one, never half a file): temporary file, fsync, rename, fsync of the folder."""
+    path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "w", encoding="utf-8") as file:
-        file.write(json.dumps(content, indent=2, sort_keys=False) + "\n")
+        file.write(text)
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
